@@ -1,0 +1,729 @@
+"""The engine: every fal operation, written once as an AnyIO coroutine.
+
+``AsyncClient`` runs under asyncio and trio unchanged. ``SyncClient`` (``_sync.py``) hands these
+same coroutines to a blocking portal; nothing here knows whether a sync caller is waiting.
+
+Cancellation rules (the reason most of the structure below exists):
+
+* A caller that gives up on ``subscribe``/``get`` (cancel scope, timeout, Ctrl-C through the portal,
+  ``client_timeout``) makes the client cancel the remote job before the cancellation propagates:
+  nobody pays for a result nobody will read. The remote cancel runs shielded and bounded.
+* A ``submit`` POST in flight when the caller is cancelled is allowed to finish (shielded,
+  bounded by the transport's timeouts) so the client learns the request id and can cancel that
+  job too, instead of leaving an orphan running.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from os import PathLike
+from typing import Any, Callable, Literal, Optional, Union
+
+import anyio
+import anyio.lowlevel
+
+from ._encoding import guess_content_type, image_bytes, read_file_checked
+from ._upload import CDNTokenCache, Lifecycle, lifecycle_headers, upload_bytes
+from ._auth import Credentials, resolve_credentials
+from ._endpoints import AppId, Endpoints, parse_app_id
+from ._errors import (
+    FalClientConnectionError,
+    FalClientError,
+    FalClientTimeoutError,
+    JobFailedError,
+    MissingCredentialsError,
+    UnexpectedResponseError,
+)
+from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from ._sse import SSEDecoder
+from ._status import Completed, Status, parse_status
+from ._transport import Timeouts, Transport, validate_json
+from . import _validate as check
+
+logger = logging.getLogger("fal_client")
+
+AnyJSON = dict[str, Any]
+Priority = Literal["normal", "low"]
+OnEnqueue = Callable[[str], Union[None, Awaitable[None]]]
+OnQueueUpdate = Callable[[Status], Union[None, Awaitable[None]]]
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_POLL_INTERVAL = 0.1
+# Polling slows down geometrically from ``interval`` to this cap while a job waits.
+MAX_POLL_INTERVAL = 2.0
+# Upper bound on the best-effort remote cancel sent when a caller gives up.
+CANCEL_GRACE_SECONDS = 5.0
+# Reconnections of a status stream cut mid-way before falling back to polling.
+STATUS_STREAM_RECONNECTS = 3
+
+
+class _MissingCredentials(Credentials):
+    """Stands in when no key was found: the error surfaces at the first request, as in the
+    official client, not when the client object is created."""
+
+    def __init__(self, error: MissingCredentialsError):
+        self._error = error
+
+    async def header(self, post: Any) -> str:
+        raise MissingCredentialsError(str(self._error.args[0]))
+
+
+async def _invoke(callback: Optional[Callable[..., Any]], *args: Any) -> None:
+    if callback is None:
+        return
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        await result
+
+
+def _decode_json(response: Any, *, app: str, request_id: Optional[str]) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise UnexpectedResponseError(
+            f"expected a JSON body, got {response.headers.get('content-type', 'no content type')}",
+            body=response.content[:200],
+            app=app,
+            request_id=request_id,
+        ) from exc
+
+
+class AsyncRequestHandle:
+    """A queued fal request: watch it, wait for its result, or cancel it.
+
+    Get one from ``AsyncClient.submit`` or re-attach to an existing request with
+    ``AsyncClient.get_handle(app, request_id)`` / ``AsyncRequestHandle.from_request_id``.
+    """
+
+    def __init__(self, client: AsyncClient, app: Union[str, AppId], request_id: str):
+        self._client = client
+        self.app_id = app if isinstance(app, AppId) else parse_app_id(app)
+        self.request_id = check.request_id(request_id)
+        endpoints = client._transport.endpoints
+        self.response_url = endpoints.request(self.app_id, self.request_id)
+        self.status_url = endpoints.status(self.app_id, self.request_id)
+        self.cancel_url = endpoints.cancel(self.app_id, self.request_id)
+
+    @classmethod
+    def from_request_id(cls, client: AsyncClient, application: str, request_id: str) -> AsyncRequestHandle:
+        """Re-attach to an existing request of ``application`` by its id."""
+        return cls(client, application, request_id)
+
+    @property
+    def app(self) -> str:
+        """The app id this request belongs to."""
+        return self.app_id.full
+
+    def __repr__(self) -> str:
+        return f"AsyncRequestHandle(app={self.app!r}, request_id={self.request_id!r})"
+
+    async def status(self, *, with_logs: bool = False) -> Status:
+        """Fetch the current status: ``Queued``, ``InProgress`` or ``Completed``.
+
+        Args:
+            with_logs: include the job's log lines in ``InProgress``/``Completed``.
+        """
+        transport = self._client._transport
+        response = await transport.request(
+            "GET",
+            self.status_url,
+            repeatable=True,
+            params={"logs": "1" if with_logs else "0"},
+            app=self.app,
+            request_id=self.request_id,
+        )
+        data = _decode_json(response, app=self.app, request_id=self.request_id)
+        return parse_status(data, app=self.app, request_id=self.request_id)
+
+    def iter_events(
+        self, *, with_logs: bool = False, interval: float = DEFAULT_POLL_INTERVAL
+    ) -> AsyncIterator[Status]:
+        """Yield the job's statuses as they change, ending with ``Completed``.
+
+        Uses fal's status stream (server-sent events) so completion is seen at once; falls back
+        to polling, starting every ``interval`` seconds and slowing down to 2 s, when the stream
+        is unavailable or keeps breaking.
+        """
+        check.positive_number("interval", interval, optional=False)
+        return self._iter_events(with_logs, interval)
+
+    async def _iter_events(self, with_logs: bool, interval: float) -> AsyncIterator[Status]:
+        client = self._client
+        if client._status_stream_usable:
+            reconnects = 0
+            while reconnects <= STATUS_STREAM_RECONNECTS:
+                try:
+                    async for status in self._stream_statuses(with_logs):
+                        yield status
+                        if isinstance(status, Completed):
+                            return
+                    reconnects += 1  # closed before COMPLETED: reconnect
+                except _StatusStreamUnsupported:
+                    client._status_stream_usable = False
+                    break
+                except FalClientConnectionError as exc:
+                    reconnects += 1
+                    logger.debug("status stream of %s broke (%s); reconnecting", self.request_id, exc)
+        delay = interval
+        while True:
+            status = await self.status(with_logs=with_logs)
+            yield status
+            if isinstance(status, Completed):
+                return
+            await anyio.sleep(delay)
+            delay = min(delay * 1.5, max(interval, MAX_POLL_INTERVAL))
+
+    async def _stream_statuses(self, with_logs: bool) -> AsyncIterator[Status]:
+        transport = self._client._transport
+        lib = transport.lib
+        url = transport.endpoints.status_stream(self.app_id, self.request_id)
+        try:
+            async with transport.stream(
+                "GET",
+                url,
+                repeatable=True,
+                params={"logs": "1" if with_logs else "0"},
+                headers={"Accept": "text/event-stream"},
+                app=self.app,
+                request_id=self.request_id,
+            ) as response:
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    raise _StatusStreamUnsupported()
+                decoder = SSEDecoder()
+                try:
+                    async for line in response.aiter_lines():
+                        event = decoder.feed(line)
+                        if event is None or not event.data:
+                            continue
+                        try:
+                            data = event.json()
+                        except ValueError:
+                            continue
+                        yield parse_status(data, app=self.app, request_id=self.request_id)
+                except lib.TransportError as exc:
+                    raise FalClientConnectionError(
+                        f"status stream interrupted: {type(exc).__name__}",
+                        app=self.app,
+                        request_id=self.request_id,
+                    ) from exc
+        except FalClientError as exc:
+            status_code = getattr(exc, "status_code", None)
+            if status_code in (404, 405, 501):
+                # No status stream here (an older gateway or a proxy): poll instead.
+                raise _StatusStreamUnsupported() from exc
+            raise
+
+    async def get(self, *, interval: float = DEFAULT_POLL_INTERVAL) -> AnyJSON:
+        """Wait for the job to finish and return its result.
+
+        If the caller gives up while waiting (cancellation, timeout), the remote job is
+        cancelled before the cancellation propagates.
+
+        Raises:
+            FalClientHTTPError: the job failed (a subclass by status: ``ValidationError``, ...).
+        """
+        check.positive_number("interval", interval, optional=False)
+        return await self._wait_result(with_logs=False, interval=interval, on_update=None)
+
+    async def _wait_result(
+        self, *, with_logs: bool, interval: float, on_update: Optional[OnQueueUpdate]
+    ) -> AnyJSON:
+        completed: Optional[Completed] = None
+        try:
+            async for status in self._iter_events(with_logs, interval):
+                await _invoke(on_update, status)
+                if isinstance(status, Completed):
+                    completed = status
+            assert completed is not None  # _iter_events always ends on Completed
+            return await self._fetch_result(completed)
+        except BaseException:
+            # Cancellation, a timeout, Ctrl-C, or a callback raising: the caller gives up.
+            if completed is None:
+                await self._cancel_on_give_up()
+            raise
+
+    async def _fetch_result(self, completed: Completed) -> AnyJSON:
+        response = await self._client._transport.request(
+            "GET", self.response_url, repeatable=True, app=self.app, request_id=self.request_id
+        )
+        data = _decode_json(response, app=self.app, request_id=self.request_id)
+        if completed.error:
+            raise JobFailedError(
+                completed.error,
+                response.status_code,
+                dict(response.headers),
+                response,
+                completed.error_type,
+                body=data,
+                app=self.app,
+                request_id=self.request_id,
+            )
+        return data  # type: ignore[no-any-return]
+
+    async def cancel(self) -> None:
+        """Ask fal to cancel the job (a queued job never runs; a running one is interrupted).
+
+        Raises:
+            FalClientHTTPError: fal refused, e.g. 400 when the job already completed.
+        """
+        await self._client._transport.request(
+            "PUT", self.cancel_url, repeatable=True, app=self.app, request_id=self.request_id
+        )
+
+    async def _cancel_on_give_up(self) -> None:
+        # Shielded so it runs although our task is being cancelled; bounded so giving up is prompt.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_SECONDS):
+            try:
+                await self.cancel()
+                logger.debug("cancelled remote job %s of %s", self.request_id, self.app)
+            except FalClientError as exc:
+                logger.debug("remote cancel of %s failed: %s", self.request_id, exc)
+
+
+class _StatusStreamUnsupported(Exception):
+    """The server has no status stream for this request; poll instead."""
+
+
+class AsyncClient:
+    """The asynchronous fal client (asyncio and trio).
+
+    Args:
+        key: the fal API key; defaults to the environment (``FAL_KEY``...), see the docs.
+        default_timeout: the deadline in seconds of ``run``, ``stream`` and each queue request.
+        run_url, queue_url, rest_url, cdn_url: base URLs of fal's services (default from
+            ``FAL_RUN_URL`` etc., else production).
+        retry: the ``RetryPolicy`` for transient failures.
+        max_retries: shortcut for ``RetryPolicy(max_attempts=max_retries + 1)``.
+        headers: extra headers sent with every request.
+        http_client: your own ``httpx2.AsyncClient``/``httpx.AsyncClient`` to send requests with.
+        http_library: ``"httpx2"`` (default) or ``"httpx"`` when no client is injected.
+        connect_timeout: per-attempt connect timeout in seconds.
+        max_connections: size of the connection pool.
+
+    Use ``async with AsyncClient() as client:`` or call ``await client.aclose()``.
+    """
+
+    def __init__(
+        self,
+        key: Optional[str] = None,
+        default_timeout: float = DEFAULT_TIMEOUT,
+        *,
+        run_url: Optional[str] = None,
+        queue_url: Optional[str] = None,
+        rest_url: Optional[str] = None,
+        cdn_url: Optional[str] = None,
+        retry: Optional[RetryPolicy] = None,
+        max_retries: Optional[int] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        http_client: Any = None,
+        http_library: Optional[str] = None,
+        connect_timeout: float = 10.0,
+        max_connections: int = 100,
+    ):
+        self.default_timeout = check.required_positive("default_timeout", default_timeout)
+        if retry is not None and max_retries is not None:
+            raise ValueError("pass either retry= or max_retries=, not both")
+        if max_retries is not None:
+            if not isinstance(max_retries, int) or max_retries < 0:
+                raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
+            retry = RetryPolicy(max_attempts=max_retries + 1)
+        env_endpoints = Endpoints.from_env()
+        endpoints = Endpoints(
+            run_url=run_url or env_endpoints.run_url,
+            queue_url=queue_url or env_endpoints.queue_url,
+            rest_url=rest_url or env_endpoints.rest_url,
+            cdn_url=cdn_url or env_endpoints.cdn_url,
+        )
+        credentials: Credentials
+        try:
+            credentials = resolve_credentials(key)
+        except MissingCredentialsError as exc:
+            credentials = _MissingCredentials(exc)
+        self._transport = Transport(
+            endpoints=endpoints,
+            credentials=credentials,
+            retry=retry or DEFAULT_RETRY_POLICY,
+            timeouts=Timeouts(connect=connect_timeout, read=self.default_timeout),
+            default_headers=check.header_map("headers", headers),
+            http_client=http_client,
+            http_library=http_library,
+            max_connections=max_connections,
+        )
+        # Flipped off the first time a server answers that it has no status stream.
+        self._status_stream_usable = True
+        self._cdn_tokens = CDNTokenCache()
+
+    def __repr__(self) -> str:
+        e = self._transport.endpoints
+        return f"AsyncClient(run_url={e.run_url!r}, queue_url={e.queue_url!r})"
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """The base URLs this client talks to."""
+        return self._transport.endpoints
+
+    async def aclose(self) -> None:
+        """Close the connection pool of the running event loop."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- synchronous run and streaming -----------------------------------------------
+    async def run(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        method: str = "POST",
+        path: str = "",
+        timeout: Optional[float] = None,
+        start_timeout: Optional[float] = None,
+        hint: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> AnyJSON:
+        """Run an app directly (``fal.run``) and return its JSON result.
+
+        Args:
+            application: the app id, e.g. ``"fal-ai/fast-sdxl"``.
+            arguments: the JSON input.
+            method: HTTP method (``POST``; ``GET`` sends the arguments as query parameters).
+            path: a sub-path of the app.
+            timeout: deadline for the whole call in seconds (default ``default_timeout``).
+            start_timeout: server-side limit on the time before the app starts (> 1 s).
+            hint: a runner hint (``X-Fal-Runner-Hint``).
+            headers: extra request headers.
+
+        Raises:
+            FalClientTimeoutError: ``timeout`` passed.
+            FalClientHTTPError: fal or the app answered with an error.
+        """
+        app = parse_app_id(application)
+        method = method.upper()
+        if method not in ("POST", "GET", "PUT", "PATCH", "DELETE"):
+            raise ValueError(f"method must be an HTTP method like 'POST', got {method!r}")
+        deadline = check.positive_number("timeout", timeout) or self.default_timeout
+        request_headers = self._fal_headers(headers, hint=hint, start_timeout=start_timeout)
+        content = None
+        params = None
+        if method == "GET":
+            if not isinstance(arguments, Mapping):
+                raise TypeError("arguments must be a dict for a GET run")
+            params = {str(k): str(v) for k, v in arguments.items()}
+        else:
+            content = validate_json(arguments)
+        with anyio.move_on_after(deadline) as scope:
+            response = await self._transport.request(
+                method,
+                self._transport.endpoints.run(app, path),
+                repeatable=method in ("GET", "PUT", "DELETE"),
+                content=content,
+                params=params,
+                headers=request_headers,
+                read_timeout=deadline,
+                app=app.full,
+            )
+            return _decode_json(  # type: ignore[no-any-return]
+                response, app=app.full, request_id=response.headers.get("x-fal-request-id")
+            )
+        assert scope.cancelled_caught
+        raise FalClientTimeoutError(deadline, app=app.full, message=f"run timed out after {deadline:g}s")
+
+    def stream(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        path: str = "/stream",
+        timeout: Optional[float] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> AsyncIterator[AnyJSON]:
+        """Stream an app's server-sent events; each item is one decoded JSON event.
+
+        The last event is usually the final result. ``timeout`` bounds the whole stream
+        (default ``default_timeout``). Leaving the loop early closes the connection.
+
+        Raises:
+            FalClientHTTPError: the app refused the request (checked before any event).
+        """
+        app = parse_app_id(application)
+        deadline = check.positive_number("timeout", timeout) or self.default_timeout
+        content = validate_json(arguments)
+        request_headers = self._fal_headers(headers)
+        request_headers["Accept"] = "text/event-stream"
+        return self._stream(app, path, content, request_headers, deadline)
+
+    async def _stream(
+        self, app: AppId, path: str, content: bytes, headers: dict[str, str], deadline: float
+    ) -> AsyncIterator[AnyJSON]:
+        transport = self._transport
+        lib = transport.lib
+        # No cancel scope may stay open across a ``yield`` of an async generator, so the
+        # deadline is enforced as per-read timeouts plus a check between events.
+        ends_at = anyio.current_time() + deadline
+        async with transport.stream(
+            "POST",
+            transport.endpoints.run(app, path),
+            repeatable=False,
+            content=content,
+            headers=headers,
+            read_timeout=deadline,
+            app=app.full,
+        ) as response:
+            request_id = response.headers.get("x-fal-request-id")
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
+                await response.aread()
+                # Some apps answer a stream request with one JSON body: deliver it as one event.
+                yield _decode_json(response, app=app.full, request_id=request_id)
+                return
+            decoder = SSEDecoder()
+            try:
+                async for line in response.aiter_lines():
+                    event = decoder.feed(line)
+                    if event is not None and event.data:
+                        try:
+                            item = event.json()
+                        except ValueError as exc:
+                            raise UnexpectedResponseError(
+                                "stream event is not JSON",
+                                body=event.data[:200],
+                                app=app.full,
+                                request_id=request_id,
+                            ) from exc
+                        yield item
+                    if anyio.current_time() > ends_at:
+                        raise FalClientTimeoutError(
+                            deadline, request_id, app=app.full,
+                            message=f"stream timed out after {deadline:g}s",
+                        )
+            except lib.TimeoutException as exc:
+                raise FalClientTimeoutError(
+                    deadline, request_id, app=app.full, message=f"stream timed out after {deadline:g}s"
+                ) from exc
+            except lib.TransportError as exc:
+                raise FalClientConnectionError(
+                    f"stream interrupted: {type(exc).__name__}: {exc}",
+                    app=app.full,
+                    request_id=request_id,
+                ) from exc
+
+    # --- the queue --------------------------------------------------------------------
+    async def submit(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        path: str = "",
+        hint: Optional[str] = None,
+        webhook_url: Optional[str] = None,
+        priority: Optional[Priority] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        start_timeout: Optional[float] = None,
+    ) -> AsyncRequestHandle:
+        """Put a job in fal's queue and return its handle at once.
+
+        Args:
+            application: the app id.
+            arguments: the JSON input.
+            path: a sub-path of the app.
+            hint: a runner hint.
+            webhook_url: fal POSTs the result there when the job finishes.
+            priority: ``"normal"`` or ``"low"``.
+            headers: extra request headers.
+            start_timeout: server-side limit on queue wait before the job starts (> 1 s).
+
+        If the caller is cancelled while the submit is in flight, the submit is completed and
+        the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
+        re-sent (``SubmitNotConfirmedError``).
+        """
+        app = parse_app_id(application)
+        content = validate_json(arguments)
+        request_headers = self._fal_headers(
+            headers, hint=hint, start_timeout=start_timeout, priority=priority
+        )
+        url = self._transport.endpoints.submit(app, path, check.http_url("webhook_url", webhook_url))
+        with anyio.CancelScope(shield=True):
+            response = await self._transport.request(
+                "POST", url, repeatable=False, content=content, headers=request_headers, app=app.full
+            )
+        data = _decode_json(response, app=app.full, request_id=None)
+        request_id = data.get("request_id") if isinstance(data, dict) else None
+        if not isinstance(request_id, str):
+            raise UnexpectedResponseError(
+                "submit response has no request_id", body=data, app=app.full
+            )
+        handle = AsyncRequestHandle(self, app, request_id)
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except anyio.get_cancelled_exc_class():
+            await handle._cancel_on_give_up()
+            raise
+        return handle
+
+    async def subscribe(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        path: str = "",
+        hint: Optional[str] = None,
+        with_logs: bool = False,
+        interval: float = DEFAULT_POLL_INTERVAL,
+        on_enqueue: Optional[OnEnqueue] = None,
+        on_queue_update: Optional[OnQueueUpdate] = None,
+        priority: Optional[Priority] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        start_timeout: Optional[float] = None,
+        client_timeout: Optional[float] = None,
+        webhook_url: Optional[str] = None,
+    ) -> AnyJSON:
+        """Submit a job, wait for it, and return its result.
+
+        Args:
+            on_enqueue: called with the request id once the job is queued (sync or async).
+            on_queue_update: called with each ``Status`` while waiting (sync or async).
+            with_logs: include log lines in the statuses passed to ``on_queue_update``.
+            interval: the first polling gap when no status stream is available.
+            client_timeout: total deadline in seconds; on expiry the job is cancelled and
+                ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
+            Others: as for ``submit``.
+
+        Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
+        """
+        check.positive_number("interval", interval, optional=False)
+        client_timeout = check.positive_number("client_timeout", client_timeout)
+        start_timeout = check.start_timeout(start_timeout)
+        if client_timeout is not None:
+            if start_timeout is None and client_timeout > 1:
+                start_timeout = client_timeout
+            elif start_timeout is not None and start_timeout > client_timeout:
+                warnings.warn(
+                    f"start_timeout ({start_timeout:g}s) is larger than client_timeout "
+                    f"({client_timeout:g}s); the client gives up first",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        handle: Optional[AsyncRequestHandle] = None
+
+        async def flow() -> AnyJSON:
+            nonlocal handle
+            handle = await self.submit(
+                application,
+                arguments,
+                path=path,
+                hint=hint,
+                webhook_url=webhook_url,
+                priority=priority,
+                headers=headers,
+                start_timeout=start_timeout,
+            )
+            try:
+                await _invoke(on_enqueue, handle.request_id)
+            except BaseException:
+                await handle._cancel_on_give_up()
+                raise
+            return await handle._wait_result(
+                with_logs=with_logs, interval=interval, on_update=on_queue_update
+            )
+
+        if client_timeout is None:
+            return await flow()
+        with anyio.move_on_after(client_timeout):
+            return await flow()
+        raise FalClientTimeoutError(
+            client_timeout,
+            handle.request_id if handle else None,
+            app=application,
+            message=f"no result within client_timeout={client_timeout:g}s; the job was cancelled",
+        )
+
+    def get_handle(self, application: str, request_id: str) -> AsyncRequestHandle:
+        """A handle for an existing request of ``application`` (no request is sent)."""
+        return AsyncRequestHandle(self, application, request_id)
+
+    async def status(self, application: str, request_id: str, *, with_logs: bool = False) -> Status:
+        """The current status of a queued request."""
+        return await self.get_handle(application, request_id).status(with_logs=with_logs)
+
+    async def result(self, application: str, request_id: str) -> AnyJSON:
+        """Wait for a queued request to finish and return its result."""
+        return await self.get_handle(application, request_id).get()
+
+    async def cancel(self, application: str, request_id: str) -> None:
+        """Cancel a queued request."""
+        await self.get_handle(application, request_id).cancel()
+
+    # --- files ------------------------------------------------------------------------
+    async def upload(
+        self,
+        data: Union[bytes, str],
+        content_type: str,
+        file_name: Optional[str] = None,
+        *,
+        lifecycle: Optional[Lifecycle] = None,
+    ) -> str:
+        """Upload bytes (or a str, as UTF-8) to fal's storage and return their URL.
+
+        Args:
+            data: the content.
+            content_type: its MIME type, e.g. ``"image/png"``.
+            file_name: a name for the stored object.
+            lifecycle: fal's object lifecycle, e.g. ``{"expiration_duration_seconds": 3600}``.
+        """
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
+        if not isinstance(content_type, str) or "/" not in content_type:
+            raise ValueError(f"content_type must be a MIME type like 'image/png', got {content_type!r}")
+        check.optional_str("file_name", file_name)
+        lifecycle_headers(lifecycle)  # validate before sending anything
+        return await upload_bytes(
+            self._transport, self._cdn_tokens, data, content_type, file_name, lifecycle=lifecycle
+        )
+
+    async def upload_file(
+        self, path: Union[str, PathLike[str]], *, lifecycle: Optional[Lifecycle] = None
+    ) -> str:
+        """Upload a file; its MIME type is guessed from its name. Returns the URL."""
+        checked = read_file_checked(path)
+        data = await anyio.Path(checked).read_bytes()
+        return await self.upload(
+            data, guess_content_type(checked), checked.name, lifecycle=lifecycle
+        )
+
+    async def upload_image(
+        self, image: Any, format: str = "jpeg", *, lifecycle: Optional[Lifecycle] = None
+    ) -> str:
+        """Upload a PIL image saved in ``format``. Returns the URL."""
+        data, mime = image_bytes(image, format)
+        return await self.upload(data, mime, f"image.{format.lower()}", lifecycle=lifecycle)
+
+    # --- shared -----------------------------------------------------------------------
+    def _fal_headers(
+        self,
+        headers: Optional[Mapping[str, str]],
+        *,
+        hint: Optional[str] = None,
+        start_timeout: Optional[float] = None,
+        priority: Optional[str] = None,
+    ) -> dict[str, str]:
+        out = check.header_map("headers", headers)
+        if check.optional_str("hint", hint) is not None:
+            out["X-Fal-Runner-Hint"] = hint  # type: ignore[assignment]
+        timeout = check.start_timeout(start_timeout)
+        if timeout is not None:
+            out["X-Fal-Request-Timeout"] = f"{timeout:g}"
+        if check.priority(priority) is not None:
+            out["X-Fal-Queue-Priority"] = priority  # type: ignore[assignment]
+        return out
+
+
+__all__ = ["AnyJSON", "AsyncClient", "AsyncRequestHandle", "Priority"]

@@ -1,0 +1,194 @@
+"""App ids and every fal URL this client builds: pure functions, no I/O.
+
+fal serves four origins (run, queue, REST, CDN). Each is a full base URL here, scheme included, so
+the same code talks to https://fal.run in production and to http://127.0.0.1:PORT/run on the
+emulator. This module is the one place that knows how URLs are shaped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import urlencode, urlsplit
+
+DEFAULT_RUN_URL = "https://fal.run"
+DEFAULT_QUEUE_URL = "https://queue.fal.run"
+DEFAULT_REST_URL = "https://rest.fal.ai"
+DEFAULT_CDN_URL = "https://v3.fal.media"
+
+_NAMESPACES = frozenset({"workflows", "comfy"})
+_LEGACY_NUMERIC = re.compile(r"^([0-9]+)-([a-zA-Z0-9-]+)$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
+
+
+@dataclass(frozen=True)
+class AppId:
+    """A parsed fal app id: ``[namespace/]owner/alias[/path...]``.
+
+    ``root`` (namespace, owner, alias) addresses queue requests; ``path`` is only used to submit
+    and run, never for status, result or cancel.
+    """
+
+    owner: str
+    alias: str
+    path: Optional[str] = None
+    namespace: Optional[str] = None
+
+    @property
+    def root(self) -> str:
+        """``[namespace/]owner/alias``: the part of the id queue request URLs use."""
+        prefix = f"{self.namespace}/" if self.namespace else ""
+        return f"{prefix}{self.owner}/{self.alias}"
+
+    @property
+    def full(self) -> str:
+        """The normalised id with its path, as used to submit and run."""
+        return f"{self.root}/{self.path}" if self.path else self.root
+
+    def __str__(self) -> str:
+        return self.full
+
+
+def parse_app_id(app: str) -> AppId:
+    """Parse and validate an app id, raising ``ValueError`` naming what is wrong.
+
+    Accepted: ``owner/alias``, ``owner/alias/sub/path``, ``workflows/owner/alias[/path]`` and the
+    legacy ``123-alias`` (read as ``123/alias``).
+    """
+    if not isinstance(app, str):
+        raise TypeError(f"app id must be a str like 'fal-ai/fast-sdxl', got {type(app).__name__}")
+    stripped = app.strip().strip("/")
+    if not stripped:
+        raise ValueError("app id is empty; expected the form '<owner>/<app>', e.g. 'fal-ai/fast-sdxl'")
+    if "://" in stripped or "?" in stripped or "#" in stripped:
+        raise ValueError(
+            f"invalid app id {app!r}: pass the id (e.g. 'fal-ai/fast-sdxl'), not a URL; "
+            "set base URLs with FAL_RUN_URL/FAL_QUEUE_URL or the client's options"
+        )
+    legacy = _LEGACY_NUMERIC.match(stripped)
+    if legacy:
+        return AppId(owner=legacy.group(1), alias=legacy.group(2))
+    segments = stripped.split("/")
+    for seg in segments:
+        if not seg or not _SEGMENT.match(seg) or seg in (".", ".."):
+            raise ValueError(
+                f"invalid app id {app!r}: segment {seg!r} is empty or has characters "
+                "other than letters, digits, '.', '_', '~' and '-'"
+            )
+    namespace = None
+    if segments[0] in _NAMESPACES:
+        namespace, segments = segments[0], segments[1:]
+    if len(segments) < 2:
+        raise ValueError(
+            f"invalid app id {app!r}: must be in the format <appOwner>/<appId>, "
+            "e.g. 'fal-ai/fast-sdxl'"
+        )
+    path = "/".join(segments[2:]) or None
+    return AppId(owner=segments[0], alias=segments[1], path=path, namespace=namespace)
+
+
+def join_path(app: AppId, path: str) -> str:
+    """The app's full id with an extra ``path`` (e.g. ``/stream``) appended once, not twice."""
+    full = app.full
+    suffix = path.strip("/")
+    if not suffix or full.endswith("/" + suffix):
+        return full
+    return f"{full}/{suffix}"
+
+
+def _normalise_base(url: str, what: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{what} must be an http(s) URL like 'https://fal.run', got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{what} must not carry a query or fragment, got {url!r}")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The four fal base URLs. Build with ``Endpoints.from_env()`` or pass your own."""
+
+    run_url: str = DEFAULT_RUN_URL
+    queue_url: str = DEFAULT_QUEUE_URL
+    rest_url: str = DEFAULT_REST_URL
+    cdn_url: str = DEFAULT_CDN_URL
+
+    def __post_init__(self) -> None:
+        for name in ("run_url", "queue_url", "rest_url", "cdn_url"):
+            object.__setattr__(self, name, _normalise_base(getattr(self, name), name))
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Endpoints:
+        """Read ``FAL_RUN_URL``, ``FAL_QUEUE_URL``, ``FAL_REST_URL``, ``FAL_CDN_URL``.
+
+        The official client's ``FAL_RUN_HOST`` and ``FAL_QUEUE_RUN_HOST`` (host names, https
+        implied) are honoured when the URL variables are not set.
+        """
+        env = os.environ if env is None else env
+        run_host = env.get("FAL_RUN_HOST")
+        run_url = env.get("FAL_RUN_URL") or (f"https://{run_host}" if run_host else DEFAULT_RUN_URL)
+        queue_host = env.get("FAL_QUEUE_RUN_HOST") or (f"queue.{run_host}" if run_host else None)
+        queue_url = env.get("FAL_QUEUE_URL") or (
+            f"https://{queue_host}" if queue_host else DEFAULT_QUEUE_URL
+        )
+        return cls(
+            run_url=run_url,
+            queue_url=queue_url,
+            rest_url=env.get("FAL_REST_URL") or DEFAULT_REST_URL,
+            cdn_url=env.get("FAL_CDN_URL") or DEFAULT_CDN_URL,
+        )
+
+    def origins(self) -> frozenset[str]:
+        """The origins (scheme://host:port) that may receive the API key."""
+        return frozenset(
+            origin_of(u) for u in (self.run_url, self.queue_url, self.rest_url, self.cdn_url)
+        )
+
+    # --- URL builders -------------------------------------------------------------------
+    def run(self, app: AppId, path: str = "") -> str:
+        """``POST`` URL of a synchronous run."""
+        return f"{self.run_url}/{join_path(app, path)}"
+
+    def submit(self, app: AppId, path: str = "", webhook_url: Optional[str] = None) -> str:
+        """``POST`` URL that enqueues a job."""
+        url = f"{self.queue_url}/{join_path(app, path)}"
+        if webhook_url is not None:
+            url += "?" + urlencode({"fal_webhook": webhook_url})
+        return url
+
+    def request(self, app: AppId, request_id: str) -> str:
+        """``GET`` URL of a queued request's result (``response_url``)."""
+        return f"{self.queue_url}/{app.root}/requests/{request_id}"
+
+    def status(self, app: AppId, request_id: str) -> str:
+        """``GET`` URL of a queued request's status."""
+        return f"{self.request(app, request_id)}/status"
+
+    def status_stream(self, app: AppId, request_id: str) -> str:
+        """``GET`` URL of a queued request's status as server-sent events."""
+        return f"{self.request(app, request_id)}/status/stream"
+
+    def cancel(self, app: AppId, request_id: str) -> str:
+        """``PUT`` URL that cancels a queued request."""
+        return f"{self.request(app, request_id)}/cancel"
+
+    def cdn_token(self) -> str:
+        """``POST`` URL of the CDN v3 upload token."""
+        return f"{self.rest_url}/storage/auth/token?storage_type=fal-cdn-v3"
+
+    def realtime_token(self) -> str:
+        """``POST`` URL of the short-lived realtime token."""
+        return f"{self.rest_url}/tokens/"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, with default ports made explicit, lower-cased."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port or {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme, 0)
+    return f"{scheme}://{host}:{port}"

@@ -1,0 +1,289 @@
+"""The exception tree. Everything this package raises on purpose is a ``FalClientError``.
+
+    FalClientError                      (root; the official client's name)
+    ├── MissingCredentialsError         no key found anywhere (also a ValueError)
+    ├── FalClientTimeoutError           a client-side deadline passed (also a TimeoutError)
+    ├── FalClientConnectionError        the network failed and retrying was not possible or not safe
+    │   └── SubmitNotConfirmedError     a POST may have created a paid job; not re-sent on purpose
+    ├── FalClientHTTPError              fal answered with an error status (the official name)
+    │   ├── AuthenticationError         401, 403
+    │   ├── NotFoundError               404
+    │   ├── ValidationError             422 (the structured ``detail`` is kept)
+    │   ├── RateLimitError              429 (``retry_after`` in seconds when the server said)
+    │   ├── JobCancelledError           499: the job was cancelled before it produced a result
+    │   ├── StartTimeoutError           504 "user" timeout: ``start_timeout`` passed (also a TimeoutError)
+    │   ├── ServerError                 other 5xx
+    │   └── JobFailedError              the job's final status carried an error
+    └── UnexpectedResponseError         fal answered 2xx with a body this client cannot read
+
+Cancellation (``anyio.get_cancelled_exc_class()``, ``KeyboardInterrupt``) is never caught or
+wrapped. Every error carries the app id and request id it concerns when they are known, and never
+the API key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Optional
+
+__all__ = [
+    "AuthenticationError",
+    "FalClientConnectionError",
+    "FalClientError",
+    "FalClientHTTPError",
+    "FalClientTimeoutError",
+    "JobCancelledError",
+    "JobFailedError",
+    "MissingCredentialsError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "StartTimeoutError",
+    "SubmitNotConfirmedError",
+    "UnexpectedResponseError",
+    "ValidationError",
+]
+
+
+def _context_suffix(app: Optional[str], request_id: Optional[str]) -> str:
+    parts = []
+    if app:
+        parts.append(f"app={app}")
+    if request_id:
+        parts.append(f"request_id={request_id}")
+    return f" [{', '.join(parts)}]" if parts else ""
+
+
+class FalClientError(Exception):
+    """Root of every error this client raises on purpose.
+
+    Attributes:
+        app: the app id the failing call was about, when known.
+        request_id: the fal request id, when one exists.
+    """
+
+    def __init__(self, message: str, *, app: Optional[str] = None, request_id: Optional[str] = None):
+        super().__init__(message)
+        self.message: Any = message
+        self.app = app
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        return f"{self.args[0] if self.args else ''}{_context_suffix(self.app, self.request_id)}"
+
+
+class MissingCredentialsError(FalClientError, ValueError):
+    """No API key was given and none was found in the environment or the fal login file."""
+
+
+class FalClientTimeoutError(FalClientError, TimeoutError):
+    """A client-side deadline (``client_timeout``, ``timeout``) passed before the call finished.
+
+    When a queued job was involved it has been cancelled remotely (best effort) before this is
+    raised. ``timeout`` is the deadline in seconds.
+    """
+
+    def __init__(
+        self,
+        timeout: float,
+        request_id: Optional[str] = None,
+        *,
+        app: Optional[str] = None,
+        message: Optional[str] = None,
+    ):
+        super().__init__(
+            message or f"timed out after {timeout:g}s", app=app, request_id=request_id
+        )
+        self.timeout = timeout
+
+
+class FalClientConnectionError(FalClientError):
+    """The connection to fal failed (refused, reset, read timeout) and was not retried further.
+
+    The underlying library's exception is kept as ``__cause__``.
+    """
+
+
+class SubmitNotConfirmedError(FalClientConnectionError):
+    """A ``submit``/``run`` POST was sent but its answer was lost (reset or read timeout).
+
+    The job may exist and may be billed. It is not re-sent automatically, so that a paid job is
+    never created twice: check your dashboard or the webhook, or re-submit if you accept the risk.
+    """
+
+
+class UnexpectedResponseError(FalClientError):
+    """fal answered with a success status but a body this client cannot interpret."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        body: Any = None,
+        app: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ):
+        super().__init__(message, app=app, request_id=request_id)
+        self.body = body
+
+
+class FalClientHTTPError(FalClientError):
+    """fal (or the app) answered with an error status.
+
+    Attributes:
+        status_code: the HTTP status.
+        message: the human-readable message (a string, also for 422 validation errors).
+        detail: the body's ``detail`` as sent (string, list of field errors, or ``None``).
+        body: the decoded JSON body, or the raw text when it was not JSON.
+        error_type: fal's machine-readable error type (body ``error_type`` or ``X-Fal-Error-Type``).
+        response_headers: the response headers (a plain dict, lower-case names).
+        response: the response object itself (httpx-compatible).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int,
+        response_headers: Optional[Mapping[str, str]] = None,
+        response: Any = None,
+        error_type: Optional[str] = None,
+        *,
+        detail: Any = None,
+        body: Any = None,
+        app: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ):
+        headers = {k.lower(): v for k, v in (response_headers or {}).items()}
+        super().__init__(
+            message, app=app, request_id=request_id or headers.get("x-fal-request-id")
+        )
+        self.status_code = status_code
+        self.response_headers = headers
+        self.response = response
+        self.error_type = error_type
+        self.detail = detail
+        self.body = body
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status_code}: {self.message}{_context_suffix(self.app, self.request_id)}"
+
+
+class AuthenticationError(FalClientHTTPError):
+    """The key was missing, wrong or not allowed to use this app (401 or 403)."""
+
+
+class NotFoundError(FalClientHTTPError):
+    """The app or request does not exist (404)."""
+
+
+class ValidationError(FalClientHTTPError):
+    """The app rejected the arguments (422). ``field_errors`` lists ``{loc, msg, type}`` dicts."""
+
+    @property
+    def field_errors(self) -> list[dict[str, Any]]:
+        """The validation errors as a list of dicts, also when the server sent a plain string."""
+        if isinstance(self.detail, list):
+            return [e if isinstance(e, dict) else {"msg": str(e)} for e in self.detail]
+        return [{"loc": ["body"], "msg": str(self.detail), "type": "value_error"}]
+
+
+class RateLimitError(FalClientHTTPError):
+    """Too many requests (429) even after retrying. ``retry_after`` is in seconds, or ``None``."""
+
+    retry_after: Optional[float] = None
+
+
+class JobCancelledError(FalClientHTTPError):
+    """The job was cancelled before it produced a result (result answered 499)."""
+
+
+class StartTimeoutError(FalClientHTTPError, TimeoutError):
+    """The job did not start before its ``start_timeout`` (fal answered 504, timeout type user)."""
+
+
+class ServerError(FalClientHTTPError):
+    """fal or the app failed with a 5xx status."""
+
+
+class JobFailedError(FalClientHTTPError):
+    """The job finished with an error in its final status (``error``, ``error_type``)."""
+
+
+def _message_from_detail(detail: Any) -> str:
+    """Turn fal's ``detail`` (string or FastAPI-style list) into a readable one-line message."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                msg = item.get("msg", "")
+                parts.append(f"{loc}: {msg}" if loc else str(msg))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return json.dumps(detail, default=str)
+
+
+def error_from_response(
+    status_code: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    *,
+    response: Any = None,
+    app: Optional[str] = None,
+    request_id: Optional[str] = None,
+) -> FalClientHTTPError:
+    """Build the right ``FalClientHTTPError`` subclass for an error response (no I/O)."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    text = content.decode("utf-8", errors="replace")
+    body: Any
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = text
+    detail: Any = body.get("detail") if isinstance(body, dict) else None
+    error_type = (body.get("error_type") if isinstance(body, dict) else None) or lower.get(
+        "x-fal-error-type"
+    )
+    if detail is not None:
+        message = _message_from_detail(detail)
+    elif isinstance(body, str) and body.strip():
+        message = body.strip()[:500]
+    else:
+        message = f"HTTP {status_code}"
+    cls: type[FalClientHTTPError]
+    if status_code in (401, 403):
+        cls = AuthenticationError
+    elif status_code == 404:
+        cls = NotFoundError
+    elif status_code == 422:
+        cls = ValidationError
+    elif status_code == 429:
+        cls = RateLimitError
+    elif status_code == 499:
+        cls = JobCancelledError
+    elif status_code == 504 and "x-fal-request-timeout-type" in lower:
+        cls = StartTimeoutError
+    elif status_code >= 500:
+        cls = ServerError
+    else:
+        cls = FalClientHTTPError
+    err = cls(
+        message,
+        status_code,
+        lower,
+        response,
+        error_type,
+        detail=detail,
+        body=body,
+        app=app,
+        request_id=request_id,
+    )
+    if isinstance(err, RateLimitError):
+        from ._retry import parse_retry_after
+
+        err.retry_after = parse_retry_after(lower.get("retry-after"))
+    return err

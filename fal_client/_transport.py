@@ -1,0 +1,316 @@
+"""One place where requests are sent: auth by origin, per-loop connection pools, the retry loop.
+
+Connection pools belong to the event loop that created them (an ``AsyncClient`` of httpx/httpx2
+must never cross loops). A ``Transport`` therefore keeps one pooled HTTP client per running loop,
+so a shared client keeps working across repeated ``asyncio.run()``/``trio.run()`` calls; each pool
+is closed by an async-generator finaliser when its loop shuts down, so no socket outlives it.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, Optional
+
+import anyio
+import anyio.lowlevel
+
+from ._auth import Credentials
+from ._endpoints import Endpoints, origin_of
+from ._errors import (
+    FalClientConnectionError,
+    SubmitNotConfirmedError,
+    error_from_response,
+)
+from ._http import library_of, load_library, never_sent
+from ._retry import RetryPolicy, parse_retry_after
+from ._version import __version__
+
+logger = logging.getLogger("fal_client")
+
+USER_AGENT = f"fal-client/{__version__} (python; fal-client-anyio)"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-attempt HTTP timeouts in seconds: connecting, and waiting for each read."""
+
+    connect: float = 10.0
+    read: float = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} timeout must be a positive number, got {value!r}")
+
+
+def validate_json(arguments: Any, what: str = "arguments") -> bytes:
+    """Serialise ``arguments`` now, so bad input fails before anything is sent."""
+    try:
+        return jsonlib.dumps(arguments, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be JSON-serialisable: {exc}") from exc
+
+
+async def _close_when_loop_ends(
+    client: Any, forget: Callable[[], None]
+) -> AsyncGenerator[None, None]:
+    # An async generator parked at its yield is finalised by the event loop at shutdown
+    # (asyncio.run's shutdown_asyncgens, trio.run's async-generator cleanup): that is where the
+    # pool of a loop nobody closed explicitly gets closed, inside the loop that owns it.
+    try:
+        yield
+    finally:
+        forget()
+        await client.aclose()
+
+
+class Transport:
+    """Sends requests with auth, timeouts and the retry policy. Shared by every operation."""
+
+    def __init__(
+        self,
+        *,
+        endpoints: Endpoints,
+        credentials: Credentials,
+        retry: RetryPolicy,
+        timeouts: Timeouts,
+        default_headers: Optional[Mapping[str, str]] = None,
+        http_client: Any = None,
+        http_library: Optional[str] = None,
+        max_connections: int = 100,
+    ):
+        if not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(f"max_connections must be an int >= 1, got {max_connections!r}")
+        self.endpoints = endpoints
+        self.retry = retry
+        self.timeouts = timeouts
+        self._credentials = credentials
+        self._fal_origins = endpoints.origins()
+        self._default_headers = dict(default_headers or {})
+        self._injected = http_client
+        self.lib: ModuleType = library_of(http_client) if http_client else load_library(http_library)
+        self._max_connections = max_connections
+        self._pools: dict[Any, tuple[Any, AsyncGenerator[None, None]]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Transport {self.lib.__name__} {self.endpoints!r}>"
+
+    # --- connection pools -------------------------------------------------------------
+    async def _client(self) -> Any:
+        if self._injected is not None:
+            return self._injected
+        loop_key = anyio.lowlevel.current_token().native_token
+        entry = self._pools.get(loop_key)
+        if entry is not None:
+            return entry[0]
+        lib = self.lib
+        client = lib.AsyncClient(
+            timeout=lib.Timeout(self.timeouts.read, connect=self.timeouts.connect),
+            limits=lib.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+                # Shorter than common servers' 5 s idle timeout, so a pooled connection is not
+                # reused in the instant the server closes it (a lost POST we could not retry).
+                keepalive_expiry=4.0,
+            ),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+        closer = _close_when_loop_ends(client, lambda: self._forget_pool(loop_key))
+        await closer.__anext__()
+        self._pools[loop_key] = (client, closer)
+        return client
+
+    def _forget_pool(self, loop_key: Any) -> None:
+        self._pools.pop(loop_key, None)
+
+    async def aclose(self) -> None:
+        """Close the pool of the running loop (an injected client is left to its owner)."""
+        try:
+            loop_key = anyio.lowlevel.current_token().native_token
+        except RuntimeError:
+            return
+        entry = self._pools.pop(loop_key, None)
+        if entry is not None:
+            await entry[1].aclose()
+
+    # --- requests ---------------------------------------------------------------------
+    async def _headers(
+        self, url: str, extra: Optional[Mapping[str, str]], authorize: bool
+    ) -> dict[str, str]:
+        headers = {**self._default_headers, **(extra or {})}
+        if any(k.lower() == "authorization" for k in headers):
+            return headers  # an explicit credential for this request (e.g. the CDN token)
+        # The key goes only to fal's own origins, and never to signed upload URLs (which the
+        # caller marks authorize=False, since the emulator serves them on a fal origin).
+        if authorize and origin_of(url) in self._fal_origins:
+            headers["Authorization"] = await self._credentials.header(self._refresh_post)
+        return headers
+
+    async def _refresh_post(self, url: str, form: Mapping[str, str]) -> tuple[int, Any]:
+        client = await self._client()
+        response = await client.post(url, data=dict(form))
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        repeatable: bool,
+        app: Optional[str] = None,
+        request_id: Optional[str] = None,
+        content: Optional[bytes] = None,
+        params: Optional[Mapping[str, str]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        read_timeout: Optional[float] = None,
+        authorize: bool = True,
+    ) -> Any:
+        """Send a request, retrying per the policy; return the 2xx response or raise.
+
+        ``repeatable`` says whether sending the request twice is harmless. When it is not (a POST
+        that starts a paid job), only failures that prove the request was not processed are
+        retried.
+        """
+        async with self._send(
+            method,
+            url,
+            repeatable=repeatable,
+            app=app,
+            request_id=request_id,
+            content=content,
+            params=params,
+            headers=headers,
+            read_timeout=read_timeout,
+            authorize=authorize,
+            stream=False,
+        ) as response:
+            return response
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        repeatable: bool,
+        app: Optional[str] = None,
+        request_id: Optional[str] = None,
+        content: Optional[bytes] = None,
+        params: Optional[Mapping[str, str]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        read_timeout: Optional[float] = None,
+    ) -> Any:
+        """Like ``request`` but the body is not read: use as ``async with`` and read lines."""
+        return self._send(
+            method,
+            url,
+            repeatable=repeatable,
+            app=app,
+            request_id=request_id,
+            content=content,
+            params=params,
+            headers=headers,
+            read_timeout=read_timeout,
+            authorize=True,
+            stream=True,
+        )
+
+    @asynccontextmanager
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        repeatable: bool,
+        app: Optional[str],
+        request_id: Optional[str],
+        content: Optional[bytes],
+        params: Optional[Mapping[str, str]],
+        headers: Optional[Mapping[str, str]],
+        read_timeout: Optional[float],
+        authorize: bool,
+        stream: bool,
+    ) -> AsyncIterator[Any]:
+        client = await self._client()
+        lib = self.lib
+        policy = self.retry
+        all_headers = await self._headers(url, headers, authorize)
+        if content is not None and "content-type" not in {k.lower() for k in all_headers}:
+            all_headers["Content-Type"] = "application/json"
+        timeout = lib.Timeout(read_timeout or self.timeouts.read, connect=self.timeouts.connect)
+        started = anyio.current_time()
+        attempt = 0
+        while True:
+            attempt += 1
+            request = client.build_request(
+                method, url, content=content, params=params, headers=all_headers, timeout=timeout
+            )
+            try:
+                response = await client.send(request, stream=True)
+            except lib.TransportError as exc:
+                sent_maybe = not never_sent(lib, exc)
+                delay = policy.delay(attempt)
+                elapsed = anyio.current_time() - started
+                if sent_maybe and not repeatable:
+                    raise SubmitNotConfirmedError(
+                        f"{method} {_safe_url(url)} was sent but its answer was lost "
+                        f"({type(exc).__name__}); not re-sent, so a paid job is never created twice",
+                        app=app,
+                        request_id=request_id,
+                    ) from exc
+                if not policy.may_retry(attempt, elapsed, delay):
+                    raise FalClientConnectionError(
+                        f"{method} {_safe_url(url)} failed after {attempt} attempt(s): "
+                        f"{type(exc).__name__}: {exc}",
+                        app=app,
+                        request_id=request_id,
+                    ) from exc
+                logger.debug(
+                    "retrying %s %s in %.3fs after %s (attempt %d)",
+                    method, _safe_url(url), delay, type(exc).__name__, attempt,
+                )
+                await anyio.sleep(delay)
+                continue
+            try:
+                if response.status_code < 400:
+                    if not stream:
+                        await response.aread()
+                    yield response
+                    return
+                await response.aread()
+                if policy.status_is_retryable(response.status_code, response.headers):
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    delay = policy.delay(attempt, retry_after)
+                    elapsed = anyio.current_time() - started
+                    if policy.may_retry(attempt, elapsed, delay):
+                        logger.debug(
+                            "retrying %s %s in %.3fs after HTTP %d (attempt %d)",
+                            method, _safe_url(url), delay, response.status_code, attempt,
+                        )
+                        await response.aclose()
+                        await anyio.sleep(delay)
+                        continue
+                raise error_from_response(
+                    response.status_code,
+                    response.headers,
+                    response.content,
+                    response=response,
+                    app=app,
+                    request_id=request_id,
+                )
+            finally:
+                await response.aclose()
+
+
+def _safe_url(url: str) -> str:
+    # Signed upload URLs carry credentials in their query: never print it.
+    return url.split("?", 1)[0]
