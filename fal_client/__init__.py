@@ -8,6 +8,7 @@ under asyncio and trio, with a sync API driven through a blocking portal.
 """
 
 from ._auth import fetch_credentials
+from ._batch import BatchResult, MapResults, Progress
 from ._client import AnyJSON, AsyncClient, AsyncRequestHandle, Priority
 from ._encoding import encode, encode_file, encode_image
 from ._endpoints import AppId, Endpoints, parse_app_id
@@ -31,8 +32,12 @@ from ._errors import (
 from ._module_api import (
     cancel,
     cancel_async,
+    download,
+    download_async,
     get_handle,
     get_handle_async,
+    map,
+    map_async,
     result,
     result_async,
     run,
@@ -63,6 +68,7 @@ __all__ = [
     "AsyncClient",
     "AsyncRequestHandle",
     "AuthenticationError",
+    "BatchResult",
     "Completed",
     "Endpoints",
     "FalClientConnectionError",
@@ -72,9 +78,11 @@ __all__ = [
     "InProgress",
     "JobCancelledError",
     "JobFailedError",
+    "MapResults",
     "MissingCredentialsError",
     "NotFoundError",
     "Priority",
+    "Progress",
     "Queued",
     "RateLimitError",
     "RetryPolicy",
@@ -89,12 +97,16 @@ __all__ = [
     "__version__",
     "cancel",
     "cancel_async",
+    "download",
+    "download_async",
     "encode",
     "encode_file",
     "encode_image",
     "fetch_credentials",
     "get_handle",
     "get_handle_async",
+    "map",
+    "map_async",
     "parse_app_id",
     "result",
     "result_async",

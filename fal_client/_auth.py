@@ -106,7 +106,11 @@ class LoginTokenCredentials(Credentials):
             raise MissingCredentialsError(MISSING_CREDENTIALS_MESSAGE)
         status, data = await post(
             self._refresh_url,
-            {"grant_type": "refresh_token", "client_id": _AUTH0_CLIENT_ID, "refresh_token": refresh},
+            {
+                "grant_type": "refresh_token",
+                "client_id": _AUTH0_CLIENT_ID,
+                "refresh_token": refresh,
+            },
         )
         if status != 200 or not isinstance(data, dict) or "access_token" not in data:
             raise MissingCredentialsError(
@@ -131,7 +135,7 @@ def _colab_key() -> Optional[str]:
 
         value = userdata.get("FAL_KEY")
         return str(value).strip() or None
-    except Exception:  # noqa: BLE001 - any failure means "not in Colab / no secret"
+    except Exception:
         return None
 
 

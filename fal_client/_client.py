@@ -18,16 +18,20 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from os import PathLike
+from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
 import anyio
 import anyio.lowlevel
 
-from ._encoding import guess_content_type, image_bytes, read_file_checked
-from ._upload import CDNTokenCache, Lifecycle, lifecycle_headers, upload_bytes
+from . import _validate as check
 from ._auth import Credentials, resolve_credentials
+from ._aclosing import aclosing
+from ._batch import MapResults, Progress, run_map
+from ._download import download
+from ._encoding import guess_content_type, image_bytes, read_file_checked
 from ._endpoints import AppId, Endpoints, parse_app_id
 from ._errors import (
     FalClientConnectionError,
@@ -41,14 +45,14 @@ from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ._sse import SSEDecoder
 from ._status import Completed, Status, parse_status
 from ._transport import Timeouts, Transport, validate_json
-from . import _validate as check
+from ._upload import CDNTokenCache, Lifecycle, lifecycle_headers, upload_bytes
 
 logger = logging.getLogger("fal_client")
 
 AnyJSON = dict[str, Any]
 Priority = Literal["normal", "low"]
-OnEnqueue = Callable[[str], Union[None, Awaitable[None]]]
-OnQueueUpdate = Callable[[Status], Union[None, Awaitable[None]]]
+OnEnqueue = Callable[[str], Union[Awaitable[None], None]]
+OnQueueUpdate = Callable[[Status], Union[Awaitable[None], None]]
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_POLL_INTERVAL = 0.1
@@ -108,7 +112,9 @@ class AsyncRequestHandle:
         self.cancel_url = endpoints.cancel(self.app_id, self.request_id)
 
     @classmethod
-    def from_request_id(cls, client: AsyncClient, application: str, request_id: str) -> AsyncRequestHandle:
+    def from_request_id(
+        cls, client: AsyncClient, application: str, request_id: str
+    ) -> AsyncRequestHandle:
         """Re-attach to an existing request of ``application`` by its id."""
         return cls(client, application, request_id)
 
@@ -156,17 +162,20 @@ class AsyncRequestHandle:
             reconnects = 0
             while reconnects <= STATUS_STREAM_RECONNECTS:
                 try:
-                    async for status in self._stream_statuses(with_logs):
-                        yield status
-                        if isinstance(status, Completed):
-                            return
+                    async with aclosing(self._stream_statuses(with_logs)) as statuses:
+                        async for status in statuses:
+                            yield status
+                            if isinstance(status, Completed):
+                                return
                     reconnects += 1  # closed before COMPLETED: reconnect
                 except _StatusStreamUnsupported:
                     client._status_stream_usable = False
                     break
                 except FalClientConnectionError as exc:
                     reconnects += 1
-                    logger.debug("status stream of %s broke (%s); reconnecting", self.request_id, exc)
+                    logger.debug(
+                        "status stream of %s broke (%s); reconnecting", self.request_id, exc
+                    )
         delay = interval
         while True:
             status = await self.status(with_logs=with_logs)
@@ -194,15 +203,16 @@ class AsyncRequestHandle:
                     raise _StatusStreamUnsupported()
                 decoder = SSEDecoder()
                 try:
-                    async for line in response.aiter_lines():
-                        event = decoder.feed(line)
-                        if event is None or not event.data:
-                            continue
-                        try:
-                            data = event.json()
-                        except ValueError:
-                            continue
-                        yield parse_status(data, app=self.app, request_id=self.request_id)
+                    async with aclosing(response.aiter_lines()) as lines:
+                        async for line in lines:
+                            event = decoder.feed(line)
+                            if event is None or not event.data:
+                                continue
+                            try:
+                                data = event.json()
+                            except ValueError:
+                                continue
+                            yield parse_status(data, app=self.app, request_id=self.request_id)
                 except lib.TransportError as exc:
                     raise FalClientConnectionError(
                         f"status stream interrupted: {type(exc).__name__}",
@@ -233,10 +243,11 @@ class AsyncRequestHandle:
     ) -> AnyJSON:
         completed: Optional[Completed] = None
         try:
-            async for status in self._iter_events(with_logs, interval):
-                await _invoke(on_update, status)
-                if isinstance(status, Completed):
-                    completed = status
+            async with aclosing(self._iter_events(with_logs, interval)) as statuses:
+                async for status in statuses:
+                    await _invoke(on_update, status)
+                    if isinstance(status, Completed):
+                        completed = status
             assert completed is not None  # _iter_events always ends on Completed
             return await self._fetch_result(completed)
         except BaseException:
@@ -433,7 +444,9 @@ class AsyncClient:
                 response, app=app.full, request_id=response.headers.get("x-fal-request-id")
             )
         assert scope.cancelled_caught
-        raise FalClientTimeoutError(deadline, app=app.full, message=f"run timed out after {deadline:g}s")
+        raise FalClientTimeoutError(
+            deadline, app=app.full, message=f"run timed out after {deadline:g}s"
+        )
 
     def stream(
         self,
@@ -484,29 +497,34 @@ class AsyncClient:
                 yield _decode_json(response, app=app.full, request_id=request_id)
                 return
             decoder = SSEDecoder()
+
+            def timed_out() -> FalClientTimeoutError:
+                return FalClientTimeoutError(
+                    deadline,
+                    request_id,
+                    app=app.full,
+                    message=f"stream timed out after {deadline:g}s",
+                )
+
             try:
-                async for line in response.aiter_lines():
-                    event = decoder.feed(line)
-                    if event is not None and event.data:
-                        try:
-                            item = event.json()
-                        except ValueError as exc:
-                            raise UnexpectedResponseError(
-                                "stream event is not JSON",
-                                body=event.data[:200],
-                                app=app.full,
-                                request_id=request_id,
-                            ) from exc
-                        yield item
-                    if anyio.current_time() > ends_at:
-                        raise FalClientTimeoutError(
-                            deadline, request_id, app=app.full,
-                            message=f"stream timed out after {deadline:g}s",
-                        )
+                async with aclosing(response.aiter_lines()) as lines:
+                    async for line in lines:
+                        event = decoder.feed(line)
+                        if event is not None and event.data:
+                            try:
+                                item = event.json()
+                            except ValueError as exc:
+                                raise UnexpectedResponseError(
+                                    "stream event is not JSON",
+                                    body=event.data[:200],
+                                    app=app.full,
+                                    request_id=request_id,
+                                ) from exc
+                            yield item
+                        if anyio.current_time() > ends_at:
+                            raise timed_out()
             except lib.TimeoutException as exc:
-                raise FalClientTimeoutError(
-                    deadline, request_id, app=app.full, message=f"stream timed out after {deadline:g}s"
-                ) from exc
+                raise timed_out() from exc
             except lib.TransportError as exc:
                 raise FalClientConnectionError(
                     f"stream interrupted: {type(exc).__name__}: {exc}",
@@ -548,10 +566,17 @@ class AsyncClient:
         request_headers = self._fal_headers(
             headers, hint=hint, start_timeout=start_timeout, priority=priority
         )
-        url = self._transport.endpoints.submit(app, path, check.http_url("webhook_url", webhook_url))
+        url = self._transport.endpoints.submit(
+            app, path, check.http_url("webhook_url", webhook_url)
+        )
         with anyio.CancelScope(shield=True):
             response = await self._transport.request(
-                "POST", url, repeatable=False, content=content, headers=request_headers, app=app.full
+                "POST",
+                url,
+                repeatable=False,
+                content=content,
+                headers=request_headers,
+                app=app.full,
             )
         data = _decode_json(response, app=app.full, request_id=None)
         request_id = data.get("request_id") if isinstance(data, dict) else None
@@ -682,7 +707,9 @@ class AsyncClient:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
         if not isinstance(content_type, str) or "/" not in content_type:
-            raise ValueError(f"content_type must be a MIME type like 'image/png', got {content_type!r}")
+            raise ValueError(
+                f"content_type must be a MIME type like 'image/png', got {content_type!r}"
+            )
         check.optional_str("file_name", file_name)
         lifecycle_headers(lifecycle)  # validate before sending anything
         return await upload_bytes(
@@ -705,6 +732,82 @@ class AsyncClient:
         """Upload a PIL image saved in ``format``. Returns the URL."""
         data, mime = image_bytes(image, format)
         return await self.upload(data, mime, f"image.{format.lower()}", lifecycle=lifecycle)
+
+    async def download(
+        self,
+        url: str,
+        destination: Union[str, PathLike[str]] = ".",
+        *,
+        overwrite: bool = False,
+    ) -> Path:
+        """Download ``url`` to ``destination`` (a file, or a directory to put it in).
+
+        The file is streamed to a temporary name and renamed into place when complete, so a
+        failed or cancelled download never leaves a partial file. Returns the path.
+        """
+        return await download(self._transport, url, destination, overwrite=overwrite)
+
+    # --- fan-out ----------------------------------------------------------------------
+    def map(
+        self,
+        application: str,
+        inputs: Union[Iterable[AnyJSON], AsyncIterable[AnyJSON]],
+        *,
+        concurrency: int = 16,
+        ordered: bool = True,
+        return_exceptions: bool = False,
+        on_progress: Optional[Callable[[Progress], Any]] = None,
+        path: str = "",
+        hint: Optional[str] = None,
+        priority: Optional[Priority] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        start_timeout: Optional[float] = None,
+        client_timeout: Optional[float] = None,
+    ) -> MapResults:
+        """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
+
+        Inputs are read lazily from any iterable or async iterable. With ``ordered=True``
+        (default) results come in input order; with ``ordered=False`` they come as they
+        complete, as ``BatchResult`` objects tagged with their input ``index``.
+
+        By default the first failure cancels the other jobs (remotely too) and raises an
+        ``ExceptionGroup``; ``return_exceptions=True`` delivers errors in place of results and
+        keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
+        ``client_timeout`` applies per job.
+
+        Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
+        """
+        parse_app_id(application)
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+            raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if not isinstance(inputs, (Iterable, AsyncIterable)) or isinstance(
+            inputs, (str, bytes, Mapping)
+        ):
+            raise TypeError(
+                f"inputs must be an iterable of argument dicts, got {type(inputs).__name__}"
+            )
+        options: dict[str, Any] = {
+            "path": path,
+            "hint": hint,
+            "priority": priority,
+            "headers": headers,
+            "start_timeout": start_timeout,
+            "client_timeout": client_timeout,
+        }
+        self._fal_headers(headers, hint=hint, start_timeout=start_timeout, priority=priority)
+        check.positive_number("client_timeout", client_timeout)
+        return MapResults(
+            run_map(
+                self,
+                application,
+                inputs,
+                concurrency=concurrency,
+                ordered=ordered,
+                return_exceptions=return_exceptions,
+                on_progress=on_progress,
+                subscribe_options=options,
+            )
+        )
 
     # --- shared -----------------------------------------------------------------------
     def _fal_headers(

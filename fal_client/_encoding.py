@@ -25,7 +25,11 @@ def encode(data: Union[str, bytes], content_type: str) -> str:
         data = data.encode("utf-8")
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
-    if not isinstance(content_type, str) or "/" not in content_type or any(c in content_type for c in ",;\r\n "):
+    if (
+        not isinstance(content_type, str)
+        or "/" not in content_type
+        or any(c in content_type for c in ",;\r\n ")
+    ):
         raise ValueError(f"content_type must be a MIME type like 'image/png', got {content_type!r}")
     return f"data:{content_type};base64,{base64.b64encode(bytes(data)).decode('ascii')}"
 

@@ -62,7 +62,9 @@ def parse_app_id(app: str) -> AppId:
         raise TypeError(f"app id must be a str like 'fal-ai/fast-sdxl', got {type(app).__name__}")
     stripped = app.strip().strip("/")
     if not stripped:
-        raise ValueError("app id is empty; expected the form '<owner>/<app>', e.g. 'fal-ai/fast-sdxl'")
+        raise ValueError(
+            "app id is empty; expected the form '<owner>/<app>', e.g. 'fal-ai/fast-sdxl'"
+        )
     if "://" in stripped or "?" in stripped or "#" in stripped:
         raise ValueError(
             f"invalid app id {app!r}: pass the id (e.g. 'fal-ai/fast-sdxl'), not a URL; "

@@ -11,7 +11,7 @@
     │   ├── ValidationError             422 (the structured ``detail`` is kept)
     │   ├── RateLimitError              429 (``retry_after`` in seconds when the server said)
     │   ├── JobCancelledError           499: the job was cancelled before it produced a result
-    │   ├── StartTimeoutError           504 "user" timeout: ``start_timeout`` passed (also a TimeoutError)
+    │   ├── StartTimeoutError           504 "user": ``start_timeout`` passed (also a TimeoutError)
     │   ├── ServerError                 other 5xx
     │   └── JobFailedError              the job's final status carried an error
     └── UnexpectedResponseError         fal answered 2xx with a body this client cannot read
@@ -63,7 +63,9 @@ class FalClientError(Exception):
         request_id: the fal request id, when one exists.
     """
 
-    def __init__(self, message: str, *, app: Optional[str] = None, request_id: Optional[str] = None):
+    def __init__(
+        self, message: str, *, app: Optional[str] = None, request_id: Optional[str] = None
+    ):
         super().__init__(message)
         self.message: Any = message
         self.app = app
@@ -92,9 +94,7 @@ class FalClientTimeoutError(FalClientError, TimeoutError):
         app: Optional[str] = None,
         message: Optional[str] = None,
     ):
-        super().__init__(
-            message or f"timed out after {timeout:g}s", app=app, request_id=request_id
-        )
+        super().__init__(message or f"timed out after {timeout:g}s", app=app, request_id=request_id)
         self.timeout = timeout
 
 
@@ -155,9 +155,7 @@ class FalClientHTTPError(FalClientError):
         request_id: Optional[str] = None,
     ):
         headers = {k.lower(): v for k, v in (response_headers or {}).items()}
-        super().__init__(
-            message, app=app, request_id=request_id or headers.get("x-fal-request-id")
-        )
+        super().__init__(message, app=app, request_id=request_id or headers.get("x-fal-request-id"))
         self.status_code = status_code
         self.response_headers = headers
         self.response = response
@@ -166,7 +164,9 @@ class FalClientHTTPError(FalClientError):
         self.body = body
 
     def __str__(self) -> str:
-        return f"HTTP {self.status_code}: {self.message}{_context_suffix(self.app, self.request_id)}"
+        return (
+            f"HTTP {self.status_code}: {self.message}{_context_suffix(self.app, self.request_id)}"
+        )
 
 
 class AuthenticationError(FalClientHTTPError):

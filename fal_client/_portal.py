@@ -87,7 +87,7 @@ class Portal:
         def main() -> None:
             try:
                 anyio.run(serve, backend=self.backend)
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            except BaseException as exc:
                 failure.append(exc)
                 ready.set()
 
@@ -95,7 +95,9 @@ class Portal:
         thread.start()
         ready.wait()
         if failure:
-            raise RuntimeError(f"could not start the {self.backend} event loop thread") from failure[0]
+            raise RuntimeError(
+                f"could not start the {self.backend} event loop thread"
+            ) from failure[0]
         self._thread = thread
 
     def stop(self) -> None:
@@ -154,7 +156,9 @@ class Portal:
         """
         self._check_thread()
         portal = self._ensure()
-        send, receive = anyio.create_memory_object_stream[tuple[Callable[..., Any], tuple[Any, ...]]](64)
+        send, receive = anyio.create_memory_object_stream[
+            tuple[Callable[..., Any], tuple[Any, ...]]
+        ](64)
         finished = threading.Event()
 
         async def relay(callback: Callable[..., Any], *args: Any) -> None:
@@ -221,7 +225,9 @@ class Portal:
                 _abandon(future, finished)
             receive.close()
 
-    def _next_batch(self, portal: BlockingPortal, receive: MemoryObjectReceiveStream[T]) -> Optional[list[T]]:
+    def _next_batch(
+        self, portal: BlockingPortal, receive: MemoryObjectReceiveStream[T]
+    ) -> Optional[list[T]]:
         async def take() -> Optional[list[T]]:
             try:
                 items = [await receive.receive()]
@@ -265,7 +271,7 @@ def _stop_all_at_exit() -> None:
     for portal in list(_live_portals):
         try:
             portal.stop()
-        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to report to
+        except Exception:
             pass
 
 

@@ -40,7 +40,9 @@ class Completed(Status):
     error_type: Optional[str] = None
 
 
-def parse_status(data: Any, *, app: Optional[str] = None, request_id: Optional[str] = None) -> Status:
+def parse_status(
+    data: Any, *, app: Optional[str] = None, request_id: Optional[str] = None
+) -> Status:
     """Read one status object as fal sends it (polling or one SSE event)."""
     if not isinstance(data, dict) or not isinstance(data.get("status"), str):
         raise UnexpectedResponseError(

@@ -8,11 +8,13 @@ the calling thread, so they may call this client again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from functools import partial
 from os import PathLike
+from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
+from ._batch import Progress
 from ._client import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -277,6 +279,49 @@ class SyncClient:
         return self._portal.call(
             partial(self._async.upload_image, image, format, lifecycle=lifecycle)
         )
+
+    def download(
+        self,
+        url: str,
+        destination: Union[str, PathLike[str]] = ".",
+        *,
+        overwrite: bool = False,
+    ) -> Path:
+        return self._portal.call(
+            partial(self._async.download, url, destination, overwrite=overwrite)
+        )
+
+    def map(
+        self,
+        application: str,
+        inputs: Union[Iterable[AnyJSON], AsyncIterable[AnyJSON]],
+        *,
+        concurrency: int = 16,
+        ordered: bool = True,
+        return_exceptions: bool = False,
+        on_progress: Optional[Callable[[Progress], Any]] = None,
+        path: str = "",
+        hint: Optional[str] = None,
+        priority: Optional[Priority] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        start_timeout: Optional[float] = None,
+        client_timeout: Optional[float] = None,
+    ) -> Iterator[Any]:
+        results = self._async.map(
+            application,
+            inputs,
+            concurrency=concurrency,
+            ordered=ordered,
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
+            path=path,
+            hint=hint,
+            priority=priority,
+            headers=headers,
+            start_timeout=start_timeout,
+            client_timeout=client_timeout,
+        )
+        return self._portal.iterate(lambda: results)
 
     def get_handle(self, application: str, request_id: str) -> SyncRequestHandle:
         return self._handle(self._async.get_handle(application, request_id))

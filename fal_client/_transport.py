@@ -94,7 +94,9 @@ class Transport:
         self._fal_origins = endpoints.origins()
         self._default_headers = dict(default_headers or {})
         self._injected = http_client
-        self.lib: ModuleType = library_of(http_client) if http_client else load_library(http_library)
+        self.lib: ModuleType = (
+            library_of(http_client) if http_client else load_library(http_library)
+        )
         self._max_connections = max_connections
         self._pools: dict[Any, tuple[Any, AsyncGenerator[None, None]]] = {}
 
@@ -208,6 +210,7 @@ class Transport:
         params: Optional[Mapping[str, str]] = None,
         headers: Optional[Mapping[str, str]] = None,
         read_timeout: Optional[float] = None,
+        authorize: bool = True,
     ) -> Any:
         """Like ``request`` but the body is not read: use as ``async with`` and read lines."""
         return self._send(
@@ -220,7 +223,7 @@ class Transport:
             params=params,
             headers=headers,
             read_timeout=read_timeout,
-            authorize=True,
+            authorize=authorize,
             stream=True,
         )
 
@@ -263,7 +266,8 @@ class Transport:
                 if sent_maybe and not repeatable:
                     raise SubmitNotConfirmedError(
                         f"{method} {_safe_url(url)} was sent but its answer was lost "
-                        f"({type(exc).__name__}); not re-sent, so a paid job is never created twice",
+                        f"({type(exc).__name__}); not re-sent, so a paid job is never "
+                        "created twice",
                         app=app,
                         request_id=request_id,
                     ) from exc
@@ -276,7 +280,11 @@ class Transport:
                     ) from exc
                 logger.debug(
                     "retrying %s %s in %.3fs after %s (attempt %d)",
-                    method, _safe_url(url), delay, type(exc).__name__, attempt,
+                    method,
+                    _safe_url(url),
+                    delay,
+                    type(exc).__name__,
+                    attempt,
                 )
                 await anyio.sleep(delay)
                 continue
@@ -294,7 +302,11 @@ class Transport:
                     if policy.may_retry(attempt, elapsed, delay):
                         logger.debug(
                             "retrying %s %s in %.3fs after HTTP %d (attempt %d)",
-                            method, _safe_url(url), delay, response.status_code, attempt,
+                            method,
+                            _safe_url(url),
+                            delay,
+                            response.status_code,
+                            attempt,
                         )
                         await response.aclose()
                         await anyio.sleep(delay)

@@ -93,7 +93,9 @@ def lifecycle_headers(lifecycle: Optional[Lifecycle]) -> dict[str, str]:
     if not isinstance(lifecycle, Mapping):
         raise TypeError(f"lifecycle must be a mapping, got {type(lifecycle).__name__}")
     seconds = lifecycle.get("expiration_duration_seconds")
-    if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0):
+    if seconds is not None and (
+        not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0
+    ):
         raise ValueError(f"expiration_duration_seconds must be a positive int, got {seconds!r}")
     value = json.dumps(dict(lifecycle), separators=(",", ":"))
     return {"X-Fal-Object-Lifecycle": value, "X-Fal-Object-Lifecycle-Preference": value}
@@ -124,7 +126,9 @@ async def upload_bytes(
         )
         url = response.json().get("access_url")
         if not isinstance(url, str):
-            raise UnexpectedResponseError("CDN upload response has no access_url", body=response.json())
+            raise UnexpectedResponseError(
+                "CDN upload response has no access_url", body=response.json()
+            )
         return url
     except FalClientError as cdn_error:
         try:
@@ -144,7 +148,9 @@ async def _upload_signed(
         "POST",
         f"{transport.endpoints.rest_url}/storage/upload/initiate?storage_type=fal-cdn-v3",
         repeatable=True,
-        content=json.dumps({"content_type": content_type, "file_name": file_name or "upload.bin"}).encode(),
+        content=json.dumps(
+            {"content_type": content_type, "file_name": file_name or "upload.bin"}
+        ).encode(),
         headers={k: v for k, v in headers.items() if k.lower().startswith("x-fal-object")},
     )
     info = initiate.json()

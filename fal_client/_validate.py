@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 PRIORITIES = ("normal", "low")
 
 
-def positive_number(name: str, value: Any, *, minimum: float = 0.0, optional: bool = True) -> Optional[float]:
+def positive_number(
+    name: str, value: Any, *, minimum: float = 0.0, optional: bool = True
+) -> Optional[float]:
     """``value`` as a float > ``minimum`` (``None`` passes when ``optional``)."""
     if value is None and optional:
         return None
@@ -46,7 +48,9 @@ def header_map(name: str, value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a mapping of header names to strings, got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a mapping of header names to strings, got {type(value).__name__}"
+        )
     out = {}
     for k, v in value.items():
         if not isinstance(k, str) or not isinstance(v, str):

@@ -53,9 +53,13 @@ segment = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,10}", fullmatch=True)
 
 
 @given(owner=segment, alias=segment, path=st.lists(segment, max_size=3))
-def test_app_id_round_trips_and_root_drops_the_path(owner: str, alias: str, path: list[str]) -> None:
+def test_app_id_round_trips_and_root_drops_the_path(
+    owner: str, alias: str, path: list[str]
+) -> None:
     raw = "/".join([owner, alias, *path])
-    if owner in ("workflows", "comfy") or (not path and "-" in owner and owner.split("-")[0].isdigit()):
+    if owner in ("workflows", "comfy") or (
+        not path and "-" in owner and owner.split("-")[0].isdigit()
+    ):
         return
     app = parse_app_id(raw)
     assert app.full == raw
@@ -69,7 +73,9 @@ def test_queue_urls_use_the_root_and_submit_keeps_the_path() -> None:
     assert e.submit(app) == "http://127.0.0.1:9/queue/workflows/me/wf/sub"
     assert e.status(app, "r1") == "http://127.0.0.1:9/queue/workflows/me/wf/requests/r1/status"
     assert e.cancel(app, "r1").endswith("/workflows/me/wf/requests/r1/cancel")
-    assert e.submit(app, webhook_url="http://h/x?a=1") .endswith("?fal_webhook=http%3A%2F%2Fh%2Fx%3Fa%3D1")
+    assert e.submit(app, webhook_url="http://h/x?a=1").endswith(
+        "?fal_webhook=http%3A%2F%2Fh%2Fx%3Fa%3D1"
+    )
 
 
 def test_stream_path_is_not_appended_twice() -> None:

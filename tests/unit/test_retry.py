@@ -54,19 +54,33 @@ def test_attempt_and_time_budgets() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("3", 3.0), ("0.5", 0.5), (None, None), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+    [
+        ("3", 3.0),
+        ("0.5", 0.5),
+        (None, None),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value) == expected
 
 
 def test_parse_retry_after_http_date_in_the_future() -> None:
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(10.0)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(
+        10.0
+    )
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_attempts": 0}, {"base_delay": -1}, {"jitter": 2}, {"multiplier": 0.5}, {"max_attempts": 1.5}],
+    [
+        {"max_attempts": 0},
+        {"base_delay": -1},
+        {"jitter": 2},
+        {"multiplier": 0.5},
+        {"max_attempts": 1.5},
+    ],
 )
 def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):

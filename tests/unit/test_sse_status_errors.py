@@ -47,10 +47,14 @@ def test_sse_round_trips_json_events(payloads: list[dict[str, int]]) -> None:
 
 def test_parse_status_reads_all_three_states() -> None:
     assert parse_status({"status": "IN_QUEUE", "queue_position": 3}) == Queued(3)
-    assert parse_status({"status": "IN_PROGRESS", "logs": [{"message": "x"}]}) == InProgress([{"message": "x"}])
+    assert parse_status({"status": "IN_PROGRESS", "logs": [{"message": "x"}]}) == InProgress(
+        [{"message": "x"}]
+    )
     done = parse_status({"status": "COMPLETED", "logs": None, "metrics": {"inference_time": 1.0}})
     assert done == Completed(None, {"inference_time": 1.0})
-    failed = parse_status({"status": "COMPLETED", "error": "boom", "error_type": "runner_disconnected"})
+    failed = parse_status(
+        {"status": "COMPLETED", "error": "boom", "error_type": "runner_disconnected"}
+    )
     assert isinstance(failed, Completed) and failed.error_type == "runner_disconnected"
 
 
@@ -75,7 +79,9 @@ def test_parse_status_rejects_malformed(bad: object) -> None:
     ],
 )
 def test_error_classes_by_status(status: int, headers: dict[str, str], cls: type) -> None:
-    err = error_from_response(status, {**headers, "x-fal-request-id": "r9"}, b'{"detail": "nope"}', app="me/x")
+    err = error_from_response(
+        status, {**headers, "x-fal-request-id": "r9"}, b'{"detail": "nope"}', app="me/x"
+    )
     assert type(err) is cls
     assert isinstance(err, fal_client.FalClientHTTPError)
     assert err.request_id == "r9" and err.app == "me/x" and err.status_code == status
@@ -94,7 +100,9 @@ def test_validation_error_keeps_structured_detail_and_readable_message() -> None
 def test_rate_limit_error_carries_retry_after_and_timeouts_are_timeout_errors() -> None:
     err = error_from_response(429, {"Retry-After": "7"}, b"")
     assert isinstance(err, fal_client.RateLimitError) and err.retry_after == 7.0
-    assert isinstance(error_from_response(504, {"x-fal-request-timeout-type": "user"}, b""), TimeoutError)
+    assert isinstance(
+        error_from_response(504, {"x-fal-request-timeout-type": "user"}, b""), TimeoutError
+    )
     assert issubclass(fal_client.FalClientTimeoutError, TimeoutError)
 
 

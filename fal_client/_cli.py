@@ -1,0 +1,390 @@
+"""The ``fal-client`` command line: one-off calls, batches, the emulator, and the demo.
+
+Every command runs the async engine under ``anyio.run``; ``--emulator`` runs it against an
+embedded emulator instead of fal.ai. Exit codes: 0 success, 1 a job or request failed, 2 bad
+usage or input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Optional
+
+import anyio
+
+from ._batch import BatchResult, Progress
+from ._client import AsyncClient
+from ._errors import FalClientError
+from ._version import __version__
+
+DEMO_PROMPTS = [
+    "a lighthouse at dawn",
+    "a fox in the snow",
+    "a teapot on the moon",
+    "a city of glass",
+    "a robot gardener",
+    "an origami whale",
+    "a library under the sea",
+    "a neon forest",
+    "a cat astronaut",
+    "a paper boat in a storm",
+]
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _arguments(ns: argparse.Namespace) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if getattr(ns, "json", None):
+        loaded = json.loads(ns.json)
+        if not isinstance(loaded, dict):
+            raise ValueError("--json must be a JSON object")
+        args.update(loaded)
+    for item in getattr(ns, "input", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"-i expects key=value, got {item!r}")
+        args[key] = _parse_value(value)
+    return args
+
+
+@asynccontextmanager
+async def _client(ns: argparse.Namespace) -> AsyncIterator[AsyncClient]:
+    if getattr(ns, "emulator", False):
+        from .testing import Emulator
+
+        async with Emulator() as emu:
+            env = emu.env
+            async with AsyncClient(
+                key=env["FAL_KEY"],
+                run_url=env["FAL_RUN_URL"],
+                queue_url=env["FAL_QUEUE_URL"],
+                rest_url=env["FAL_REST_URL"],
+                cdn_url=env["FAL_CDN_URL"],
+            ) as client:
+                yield client
+    else:
+        async with AsyncClient() as client:
+            yield client
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+async def _cmd_run(ns: argparse.Namespace) -> int:
+    async with _client(ns) as client:
+        _print_json(await client.run(ns.app, _arguments(ns)))
+    return 0
+
+
+async def _cmd_subscribe(ns: argparse.Namespace) -> int:
+    async with _client(ns) as client:
+        _print_json(await client.subscribe(ns.app, _arguments(ns), client_timeout=ns.timeout))
+    return 0
+
+
+async def _cmd_submit(ns: argparse.Namespace) -> int:
+    async with _client(ns) as client:
+        handle = await client.submit(ns.app, _arguments(ns))
+        print(handle.request_id)
+    return 0
+
+
+async def _cmd_status(ns: argparse.Namespace) -> int:
+    async with _client(ns) as client:
+        status = await client.status(ns.app, ns.request_id, with_logs=ns.logs)
+        print(status)
+    return 0
+
+
+async def _cmd_result(ns: argparse.Namespace) -> int:
+    async with _client(ns) as client:
+        _print_json(await client.result(ns.app, ns.request_id))
+    return 0
+
+
+async def _cmd_cancel(ns: argparse.Namespace) -> int:
+    async with _client(ns) as client:
+        await client.cancel(ns.app, ns.request_id)
+        print("cancellation requested")
+    return 0
+
+
+async def _cmd_upload(ns: argparse.Namespace) -> int:
+    async with _client(ns) as client:
+        print(await client.upload_file(ns.file))
+    return 0
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[k]
+
+
+class _ProgressView:
+    """A live progress line: rich when installed, plain text otherwise."""
+
+    def __init__(self, total: int, label: str):
+        self.total = total
+        self.label = label
+        self._rich: Any = None
+        self._task: Any = None
+        try:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import (
+                Progress as RichProgress,
+            )
+
+            self._rich = RichProgress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+                transient=False,
+            )
+        except ImportError:
+            self._rich = None
+        self._last_plain = 0.0
+
+    def __enter__(self) -> _ProgressView:
+        if self._rich is not None:
+            self._rich.__enter__()
+            self._task = self._rich.add_task(self.label, total=self.total, detail="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._rich is not None:
+            self._rich.__exit__(None, None, None)
+
+    def update(self, p: Progress) -> None:
+        detail = (
+            f"queued {p.queued}  running {p.running}  done {p.done}  failed {p.failed}  "
+            f"{p.throughput:.0f} jobs/s"
+        )
+        if self._rich is not None:
+            self._rich.update(self._task, completed=p.finished, detail=detail)
+        elif time.monotonic() - self._last_plain > 0.5 or p.finished == self.total:
+            self._last_plain = time.monotonic()
+            print(f"{self.label}: {p.finished}/{self.total}  {detail}", file=sys.stderr)
+
+
+async def _cmd_demo(ns: argparse.Namespace) -> int:
+    from .testing import Emulator
+
+    count = ns.count
+    out_dir = Path(ns.out)
+    prompts = [
+        {"prompt": f"{DEMO_PROMPTS[i % len(DEMO_PROMPTS)]} #{i}", "seed": i} for i in range(count)
+    ]
+    print(
+        f"fal-client {__version__} demo: {count} prompts through fal-ai/fast-sdxl "
+        "on the embedded emulator (no network needed)"
+    )
+    async with Emulator() as emu:
+        env = emu.env
+        async with AsyncClient(
+            key=env["FAL_KEY"],
+            run_url=env["FAL_RUN_URL"],
+            queue_url=env["FAL_QUEUE_URL"],
+            rest_url=env["FAL_REST_URL"],
+            cdn_url=env["FAL_CDN_URL"],
+        ) as client:
+            results: list[BatchResult] = []
+            started = time.monotonic()
+            with _ProgressView(count, "generating") as view:
+                async with client.map(
+                    "fal-ai/fast-sdxl",
+                    prompts,
+                    concurrency=ns.concurrency,
+                    ordered=False,
+                    return_exceptions=True,
+                    on_progress=view.update,
+                ) as batch:
+                    async for item in batch:
+                        results.append(item)
+            elapsed = time.monotonic() - started
+            failed = [r for r in results if not r.ok]
+            urls = [
+                (r.index, image["url"])
+                for r in results
+                if r.ok
+                for image in r.result.get("images", [])
+            ]
+            limiter = anyio.CapacityLimiter(16)
+            await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
+
+            async def fetch(index: int, url: str) -> None:
+                async with limiter:
+                    await client.download(url, out_dir / f"{index:04d}.png", overwrite=True)
+
+            async with anyio.create_task_group() as tg:
+                for index, url in urls:
+                    tg.start_soon(fetch, index, url)
+    latencies = [r.latency for r in results if r.latency is not None]
+    print()
+    print(f"jobs:        {len(results)} ({len(results) - len(failed)} ok, {len(failed)} failed)")
+    print(f"images:      {len(urls)} saved to {out_dir}/")
+    print(
+        f"latency:     p50 {1000 * _percentile(latencies, 0.5):.1f} ms, "
+        f"p95 {1000 * _percentile(latencies, 0.95):.1f} ms"
+    )
+    print(
+        f"throughput:  {len(results) / elapsed:.1f} jobs/s over {elapsed:.2f} s "
+        f"(concurrency {ns.concurrency})"
+    )
+    for r in failed[:5]:
+        print(f"  failed #{r.index}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+async def _cmd_batch(ns: argparse.Namespace) -> int:
+    inputs = []
+    text = await anyio.Path(ns.inputs).read_text(encoding="utf-8")
+    for line_no, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            value = json.loads(line)
+            if not isinstance(value, dict):
+                raise ValueError(f"{ns.inputs}:{line_no}: each line must be a JSON object")
+            inputs.append(value)
+    failed = 0
+    async with _client(ns) as client, await anyio.open_file(ns.output, "w") as out:
+        with _ProgressView(len(inputs), ns.app) as view:
+            async with client.map(
+                ns.app,
+                inputs,
+                concurrency=ns.concurrency,
+                ordered=False,
+                return_exceptions=True,
+                on_progress=view.update,
+            ) as batch:
+                async for item in batch:
+                    record: dict[str, Any] = {"index": item.index, "request_id": item.request_id}
+                    if item.ok:
+                        record["result"] = item.result
+                    else:
+                        failed += 1
+                        record["error"] = str(item.error)
+                    await out.write(json.dumps(record) + "\n")
+    return 1 if failed else 0
+
+
+def _cmd_emulator(ns: argparse.Namespace) -> int:
+    from .testing import serve_forever
+
+    serve_forever(ns.host, ns.port, key=ns.key, allow_remote=ns.allow_remote)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fal-client`` (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="fal-client", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"fal-client {__version__}")
+    parser.add_argument(
+        "--backend",
+        choices=("asyncio", "trio"),
+        default="asyncio",
+        help="event loop to run on (default asyncio)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_emulator(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--emulator", action="store_true", help="run against an embedded emulator")
+        return p
+
+    def with_inputs(p: argparse.ArgumentParser) -> None:
+        p.add_argument("app", help="app id, e.g. fal-ai/fast-sdxl")
+        p.add_argument(
+            "-i",
+            "--input",
+            action="append",
+            metavar="KEY=VALUE",
+            help="an argument (VALUE is parsed as JSON when it can be)",
+        )
+        p.add_argument("--json", help="all arguments as one JSON object")
+
+    p = with_emulator(sub.add_parser("run", help="run an app directly and print its result"))
+    with_inputs(p)
+    p.set_defaults(handler=_cmd_run)
+    p = with_emulator(sub.add_parser("subscribe", help="queue a job, wait, print its result"))
+    with_inputs(p)
+    p.add_argument("--timeout", type=float, default=None, help="give up (and cancel) after SECONDS")
+    p.set_defaults(handler=_cmd_subscribe)
+    p = with_emulator(sub.add_parser("submit", help="queue a job and print its request id"))
+    with_inputs(p)
+    p.set_defaults(handler=_cmd_submit)
+    for name, handler, text in (
+        ("status", _cmd_status, "print a queued request's status"),
+        ("result", _cmd_result, "wait for a queued request and print its result"),
+        ("cancel", _cmd_cancel, "cancel a queued request"),
+    ):
+        p = with_emulator(sub.add_parser(name, help=text))
+        p.add_argument("app")
+        p.add_argument("request_id")
+        if name == "status":
+            p.add_argument("--logs", action="store_true", help="include log lines")
+        p.set_defaults(handler=handler)
+    p = with_emulator(sub.add_parser("upload", help="upload a file and print its URL"))
+    p.add_argument("file")
+    p.set_defaults(handler=_cmd_upload)
+    p = with_emulator(sub.add_parser("batch", help="run every line of a JSONL file through an app"))
+    p.add_argument("app")
+    p.add_argument("inputs", help="JSONL file, one argument object per line")
+    p.add_argument("-o", "--output", required=True, help="JSONL file to write results to")
+    p.add_argument("-c", "--concurrency", type=int, default=16)
+    p.set_defaults(handler=_cmd_batch)
+    p = sub.add_parser("demo", help="batch ~200 prompts through the embedded emulator")
+    p.add_argument("-n", "--count", type=int, default=200)
+    p.add_argument("-c", "--concurrency", type=int, default=32)
+    p.add_argument("-o", "--out", default="fal-demo-out")
+    p.set_defaults(handler=_cmd_demo)
+    p = sub.add_parser("emulator", help="serve the fal emulator until Ctrl-C")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--key", default=None)
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    p.set_defaults(handler=_cmd_emulator, sync=True)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``fal-client``; returns the exit code."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        if getattr(ns, "sync", False):
+            return int(ns.handler(ns))
+        return int(anyio.run(ns.handler, ns, backend=ns.backend))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"fal-client: error: {exc}", file=sys.stderr)
+        return 2
+    except FalClientError as exc:
+        print(f"fal-client: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""The project's static checks, enforced through the test suite so CI's one line runs them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_generated_module_api_is_up_to_date() -> None:
+    proc = run(sys.executable, "tools/gen_module_api.py", "--check")
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.timeout(300)
+def test_mypy_strict_is_clean() -> None:
+    if shutil.which("mypy") is None and run(sys.executable, "-m", "mypy", "--version").returncode:
+        pytest.fail("mypy is not installed: pip install -e '.[dev]'")
+    proc = run(sys.executable, "-m", "mypy", "--strict", "fal_client")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_is_clean() -> None:
+    proc = run(
+        sys.executable,
+        "-m",
+        "ruff",
+        "check",
+        "fal_client",
+        "tests",
+        "tools",
+        "benchmarks",
+        "examples",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_public_names_are_pinned() -> None:
+    import fal_client
+
+    # The public surface changes only on purpose: update this list with the change.
+    assert sorted(fal_client.__all__) == sorted(
+        [
+            "AnyJSON",
+            "AppId",
+            "AsyncClient",
+            "AsyncRequestHandle",
+            "AuthenticationError",
+            "BatchResult",
+            "Completed",
+            "Endpoints",
+            "FalClientConnectionError",
+            "FalClientError",
+            "FalClientHTTPError",
+            "FalClientTimeoutError",
+            "InProgress",
+            "JobCancelledError",
+            "JobFailedError",
+            "MapResults",
+            "MissingCredentialsError",
+            "NotFoundError",
+            "Priority",
+            "Progress",
+            "Queued",
+            "RateLimitError",
+            "RetryPolicy",
+            "ServerError",
+            "StartTimeoutError",
+            "Status",
+            "SubmitNotConfirmedError",
+            "SyncClient",
+            "SyncRequestHandle",
+            "UnexpectedResponseError",
+            "ValidationError",
+            "__version__",
+            "cancel",
+            "cancel_async",
+            "download",
+            "download_async",
+            "encode",
+            "encode_file",
+            "encode_image",
+            "fetch_credentials",
+            "get_handle",
+            "get_handle_async",
+            "map",
+            "map_async",
+            "parse_app_id",
+            "result",
+            "result_async",
+            "run",
+            "run_async",
+            "status",
+            "status_async",
+            "stream",
+            "stream_async",
+            "submit",
+            "submit_async",
+            "subscribe",
+            "subscribe_async",
+            "upload",
+            "upload_async",
+            "upload_file",
+            "upload_file_async",
+            "upload_image",
+            "upload_image_async",
+        ]
+    )
+    for name in fal_client.__all__:
+        obj = getattr(fal_client, name)
+        if callable(obj) and not name.startswith("_"):
+            assert obj.__doc__, f"fal_client.{name} has no docstring"
+
+
+def test_importing_the_package_stays_light() -> None:
+    code = (
+        "import sys, fal_client; "
+        "heavy = [m for m in ('PIL', 'starlette', 'uvicorn', 'trio', 'msgpack') "
+        "if m in sys.modules]; "
+        "print(heavy)"
+    )
+    proc = run(sys.executable, "-c", code)
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_sync_and_async_surfaces_match() -> None:
+    import inspect
+
+    import fal_client
+
+    for sync_cls, async_cls in (
+        (fal_client.SyncClient, fal_client.AsyncClient),
+        (fal_client.SyncRequestHandle, fal_client.AsyncRequestHandle),
+    ):
+        for name, member in vars(async_cls).items():
+            if (
+                name.startswith("_")
+                or not callable(member)
+                or name in ("aclose", "from_request_id")
+            ):
+                continue
+            sync_member = getattr(sync_cls, name, None)
+            assert sync_member is not None, f"{sync_cls.__name__}.{name} is missing"
+            a = [(p.name, p.kind, p.default) for p in inspect.signature(member).parameters.values()]
+            s = [
+                (p.name, p.kind, p.default)
+                for p in inspect.signature(sync_member).parameters.values()
+            ]
+            assert s == a, f"{sync_cls.__name__}.{name} signature differs from the async one"
+            assert sync_member.__doc__ == member.__doc__
