@@ -27,8 +27,8 @@ import anyio
 import anyio.lowlevel
 
 from . import _validate as check
-from ._auth import Credentials, resolve_credentials
 from ._aclosing import aclosing
+from ._auth import Credentials, resolve_credentials
 from ._batch import MapResults, Progress, run_map
 from ._download import download
 from ._encoding import guess_content_type, image_bytes, read_file_checked
