@@ -98,9 +98,7 @@ def _locked(path: Path) -> Iterator[None]:
 def _is_ready(venv: Path, reqs: Sequence[str]) -> bool:
     marker = venv / ".ready"
     return (
-        marker.is_file()
-        and marker.read_text().split() == list(reqs)
-        and _python_in(venv).exists()
+        marker.is_file() and marker.read_text().split() == list(reqs) and _python_in(venv).exists()
     )
 
 
@@ -158,9 +156,7 @@ def _build_venv(venv: Path, reqs: Sequence[str], *, log: Optional[Union[Path, st
         *reqs,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT, env=env
-    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT, env=env)
     output = proc.stdout + proc.stderr
     if log is not None:
         Path(log).write_text(output)

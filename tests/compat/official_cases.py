@@ -200,7 +200,9 @@ def stream_sync(args: dict[str, Any]) -> Any:
 @case("stream", "async")
 async def stream_async(args: dict[str, Any]) -> Any:
     return {
-        "events": [e async for e in fal_client.stream_async("compat/tokens", {"text": args["text"]})]
+        "events": [
+            e async for e in fal_client.stream_async("compat/tokens", {"text": args["text"]})
+        ]
     }
 
 
@@ -215,8 +217,13 @@ def by_id_sync(args: dict[str, Any]) -> Any:
     final = describe(fal_client.status("compat/steps", request_id, with_logs=True))
     held = fal_client.submit("compat/hold", {}).request_id
     fal_client.cancel("compat/hold", held)
-    return {"request_id": request_id, "first": first, "final": final, "result": result,
-            "cancelled_id": held}
+    return {
+        "request_id": request_id,
+        "first": first,
+        "final": final,
+        "result": result,
+        "cancelled_id": held,
+    }
 
 
 @case("by_id", "async")
@@ -227,8 +234,13 @@ async def by_id_async(args: dict[str, Any]) -> Any:
     final = describe(await fal_client.status_async("compat/steps", request_id, with_logs=True))
     held = (await fal_client.submit_async("compat/hold", {})).request_id
     await fal_client.cancel_async("compat/hold", held)
-    return {"request_id": request_id, "first": first, "final": final, "result": result,
-            "cancelled_id": held}
+    return {
+        "request_id": request_id,
+        "first": first,
+        "final": final,
+        "result": result,
+        "cancelled_id": held,
+    }
 
 
 # --- uploads -----------------------------------------------------------------------------------

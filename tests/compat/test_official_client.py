@@ -27,8 +27,8 @@ from benchmarks._official import (
     OFFICIAL_VERSION,
     OfficialClientUnavailable,
     ensure_official_venv,
-    official_env,
     official_command,
+    official_env,
 )
 from fal_client.testing import AppContext, Emulator
 
@@ -145,9 +145,7 @@ def assert_stored(emu: Emulator, out: dict[str, Any], content_type: str | None =
 
 def requests_to(emu: Emulator, method: str, fragment: str) -> list[Any]:
     return [
-        r
-        for r in emu.requests()
-        if _get(r, "method") == method and fragment in _get(r, "path")
+        r for r in emu.requests() if _get(r, "method") == method and fragment in _get(r, "path")
     ]
 
 
@@ -209,9 +207,7 @@ def test_stream(official_python: Path, emulator: Emulator, mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_status_result_cancel_by_id(
-    official_python: Path, emulator: Emulator, mode: str
-) -> None:
+def test_status_result_cancel_by_id(official_python: Path, emulator: Emulator, mode: str) -> None:
     out = run_case(official_python, emulator, "by_id", mode, n=2)
     assert out["first"]["type"] in {"Queued", "InProgress", "Completed"}
     assert out["final"]["type"] == "Completed"
