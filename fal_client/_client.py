@@ -39,6 +39,7 @@ from ._errors import (
     FalClientTimeoutError,
     JobFailedError,
     MissingCredentialsError,
+    ServerError,
     UnexpectedResponseError,
 )
 from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -62,6 +63,8 @@ MAX_POLL_INTERVAL = 2.0
 CANCEL_GRACE_SECONDS = 5.0
 # Reconnections of a status stream cut mid-way before falling back to polling.
 STATUS_STREAM_RECONNECTS = 3
+# A status stream silent for this long is reconnected (cheap, and survives half-open sockets).
+STATUS_STREAM_IDLE_SECONDS = 30.0
 
 
 class _MissingCredentials(Credentials):
@@ -140,6 +143,7 @@ class AsyncRequestHandle:
             params={"logs": "1" if with_logs else "0"},
             app=self.app,
             request_id=self.request_id,
+            retry_server_errors=True,
         )
         data = _decode_json(response, app=self.app, request_id=self.request_id)
         return parse_status(data, app=self.app, request_id=self.request_id)
@@ -159,11 +163,13 @@ class AsyncRequestHandle:
     async def _iter_events(self, with_logs: bool, interval: float) -> AsyncIterator[Status]:
         client = self._client
         if client._status_stream_usable:
+            # Consecutive streams that broke before delivering anything; any event resets it.
             reconnects = 0
             while reconnects <= STATUS_STREAM_RECONNECTS:
                 try:
                     async with aclosing(self._stream_statuses(with_logs)) as statuses:
                         async for status in statuses:
+                            reconnects = 0
                             yield status
                             if isinstance(status, Completed):
                                 return
@@ -171,7 +177,7 @@ class AsyncRequestHandle:
                 except _StatusStreamUnsupported:
                     client._status_stream_usable = False
                     break
-                except FalClientConnectionError as exc:
+                except (FalClientConnectionError, ServerError) as exc:
                     reconnects += 1
                     logger.debug(
                         "status stream of %s broke (%s); reconnecting", self.request_id, exc
@@ -198,6 +204,9 @@ class AsyncRequestHandle:
                 headers={"Accept": "text/event-stream"},
                 app=self.app,
                 request_id=self.request_id,
+                retry_server_errors=True,
+                # A silent stream may be a half-open connection: reconnect rather than trust it.
+                read_timeout=min(STATUS_STREAM_IDLE_SECONDS, transport.timeouts.read),
             ) as response:
                 if "text/event-stream" not in response.headers.get("content-type", ""):
                     raise _StatusStreamUnsupported()
@@ -281,7 +290,12 @@ class AsyncRequestHandle:
             FalClientHTTPError: fal refused, e.g. 400 when the job already completed.
         """
         await self._client._transport.request(
-            "PUT", self.cancel_url, repeatable=True, app=self.app, request_id=self.request_id
+            "PUT",
+            self.cancel_url,
+            repeatable=True,
+            app=self.app,
+            request_id=self.request_id,
+            retry_server_errors=True,
         )
 
     async def _cancel_on_give_up(self) -> None:

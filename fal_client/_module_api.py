@@ -351,8 +351,7 @@ def status(
     *,
     with_logs: bool = False,
 ) -> Status:
-    """The current status of a queued request.
-    """
+    """The current status of a queued request."""
     return default_sync_client().status(
         application,
         request_id,
@@ -366,8 +365,7 @@ async def status_async(
     *,
     with_logs: bool = False,
 ) -> Status:
-    """The current status of a queued request.
-    """
+    """The current status of a queued request."""
     return await default_async_client().status(
         application,
         request_id,
@@ -379,8 +377,7 @@ def result(
     application: str,
     request_id: str,
 ) -> AnyJSON:
-    """Wait for a queued request to finish and return its result.
-    """
+    """Wait for a queued request to finish and return its result."""
     return default_sync_client().result(
         application,
         request_id,
@@ -391,8 +388,7 @@ async def result_async(
     application: str,
     request_id: str,
 ) -> AnyJSON:
-    """Wait for a queued request to finish and return its result.
-    """
+    """Wait for a queued request to finish and return its result."""
     return await default_async_client().result(
         application,
         request_id,
@@ -403,8 +399,7 @@ def cancel(
     application: str,
     request_id: str,
 ) -> None:
-    """Cancel a queued request.
-    """
+    """Cancel a queued request."""
     return default_sync_client().cancel(
         application,
         request_id,
@@ -415,8 +410,7 @@ async def cancel_async(
     application: str,
     request_id: str,
 ) -> None:
-    """Cancel a queued request.
-    """
+    """Cancel a queued request."""
     return await default_async_client().cancel(
         application,
         request_id,
@@ -427,8 +421,7 @@ def get_handle(
     application: str,
     request_id: str,
 ) -> SyncRequestHandle:
-    """A handle for an existing request of ``application`` (no request is sent).
-    """
+    """A handle for an existing request of ``application`` (no request is sent)."""
     return default_sync_client().get_handle(
         application,
         request_id,
@@ -439,8 +432,7 @@ def get_handle_async(
     application: str,
     request_id: str,
 ) -> AsyncRequestHandle:
-    """A handle for an existing request of ``application`` (no request is sent).
-    """
+    """A handle for an existing request of ``application`` (no request is sent)."""
     return default_async_client().get_handle(
         application,
         request_id,
@@ -498,8 +490,7 @@ def upload_file(
     *,
     lifecycle: Optional[Lifecycle] = None,
 ) -> str:
-    """Upload a file; its MIME type is guessed from its name. Returns the URL.
-    """
+    """Upload a file; its MIME type is guessed from its name. Returns the URL."""
     return default_sync_client().upload_file(
         path,
         lifecycle=lifecycle,
@@ -511,8 +502,7 @@ async def upload_file_async(
     *,
     lifecycle: Optional[Lifecycle] = None,
 ) -> str:
-    """Upload a file; its MIME type is guessed from its name. Returns the URL.
-    """
+    """Upload a file; its MIME type is guessed from its name. Returns the URL."""
     return await default_async_client().upload_file(
         path,
         lifecycle=lifecycle,
@@ -525,8 +515,7 @@ def upload_image(
     *,
     lifecycle: Optional[Lifecycle] = None,
 ) -> str:
-    """Upload a PIL image saved in ``format``. Returns the URL.
-    """
+    """Upload a PIL image saved in ``format``. Returns the URL."""
     return default_sync_client().upload_image(
         image,
         format,
@@ -540,8 +529,7 @@ async def upload_image_async(
     *,
     lifecycle: Optional[Lifecycle] = None,
 ) -> str:
-    """Upload a PIL image saved in ``format``. Returns the URL.
-    """
+    """Upload a PIL image saved in ``format``. Returns the URL."""
     return await default_async_client().upload_image(
         image,
         format,

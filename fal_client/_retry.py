@@ -11,6 +11,9 @@ One AnyIO loop in ``_transport`` consults this module; nothing else retries. The
   retried only for idempotent requests (GET status/result, PUT cancel, uploads to a fixed URL).
   A POST that runs or submits a paid job is *not* re-sent; the caller gets
   ``SubmitNotConfirmedError``.
+* **fal's own 5xx on a read-only queue call** (status, status stream, cancel): retried, since
+  those answers come from fal's queue service, not from the app. A result's 5xx is the app's
+  answer replayed, so it is final.
 * A 504 carrying ``X-Fal-Request-Timeout-Type`` is the caller's own ``start_timeout``: never
   retried. Any other status is final.
 """
@@ -52,12 +55,14 @@ class RetryPolicy:
     Args:
         max_attempts: attempts in total, the first included (1 disables retrying).
         base_delay: the wait before the first retry, in seconds.
-        max_delay: the cap of a single wait (also caps ``Retry-After``).
+        max_delay: the cap of a single backoff wait. A server's ``Retry-After`` is honoured in
+            full instead; when it would exceed ``max_total``, the client gives up at once.
         multiplier: growth of the wait per attempt.
         jitter: the wait is scaled by a random factor in ``[1 - jitter, 1 + jitter]``.
         max_total: no retry starts once this many seconds have passed since the first attempt.
         retry_statuses: statuses retried for every request.
         ingress_statuses: statuses retried when they come from fal's gateway (no request id).
+        server_error_statuses: statuses retried for read-only queue calls (status, cancel).
     """
 
     max_attempts: int = 5
@@ -68,6 +73,9 @@ class RetryPolicy:
     max_total: float = 60.0
     retry_statuses: frozenset[int] = field(default_factory=lambda: frozenset({408, 409, 429}))
     ingress_statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))
+    server_error_statuses: frozenset[int] = field(
+        default_factory=lambda: frozenset({500, 502, 503, 504})
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
@@ -81,12 +89,20 @@ class RetryPolicy:
         if self.multiplier < 1:
             raise ValueError(f"multiplier must be >= 1, got {self.multiplier!r}")
 
-    def status_is_retryable(self, status_code: int, headers: Mapping[str, str]) -> bool:
-        """Whether an error status means "not processed; try again" (safe even for POST)."""
+    def status_is_retryable(
+        self, status_code: int, headers: Mapping[str, str], *, server_errors: bool = False
+    ) -> bool:
+        """Whether an error status means "try again".
+
+        Without ``server_errors`` only answers that prove the request was not processed count
+        (safe even for POST); with it, fal's 5xx on read-only queue calls count too.
+        """
         lower = {k.lower() for k in headers}
         if "x-fal-request-timeout-type" in lower:
             return False
         if status_code in self.retry_statuses:
+            return True
+        if server_errors and status_code in self.server_error_statuses:
             return True
         return status_code in self.ingress_statuses and "x-fal-request-id" not in lower
 
@@ -99,7 +115,7 @@ class RetryPolicy:
     ) -> float:
         """Seconds to wait before retry number ``retry_number`` (1-based)."""
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay)
+            return max(retry_after, 0.0)
         raw = min(self.base_delay * self.multiplier ** (retry_number - 1), self.max_delay)
         factor = 1 + self.jitter * ((rng or random).random() * 2 - 1)
         return min(raw * factor, self.max_delay)

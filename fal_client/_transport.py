@@ -176,12 +176,13 @@ class Transport:
         headers: Optional[Mapping[str, str]] = None,
         read_timeout: Optional[float] = None,
         authorize: bool = True,
+        retry_server_errors: bool = False,
     ) -> Any:
         """Send a request, retrying per the policy; return the 2xx response or raise.
 
         ``repeatable`` says whether sending the request twice is harmless. When it is not (a POST
         that starts a paid job), only failures that prove the request was not processed are
-        retried.
+        retried. ``retry_server_errors`` marks read-only queue calls whose 5xx come from fal.
         """
         async with self._send(
             method,
@@ -194,6 +195,7 @@ class Transport:
             headers=headers,
             read_timeout=read_timeout,
             authorize=authorize,
+            retry_server_errors=retry_server_errors,
             stream=False,
         ) as response:
             return response
@@ -211,6 +213,7 @@ class Transport:
         headers: Optional[Mapping[str, str]] = None,
         read_timeout: Optional[float] = None,
         authorize: bool = True,
+        retry_server_errors: bool = False,
     ) -> Any:
         """Like ``request`` but the body is not read: use as ``async with`` and read lines."""
         return self._send(
@@ -224,6 +227,7 @@ class Transport:
             headers=headers,
             read_timeout=read_timeout,
             authorize=authorize,
+            retry_server_errors=retry_server_errors,
             stream=True,
         )
 
@@ -241,6 +245,7 @@ class Transport:
         headers: Optional[Mapping[str, str]],
         read_timeout: Optional[float],
         authorize: bool,
+        retry_server_errors: bool,
         stream: bool,
     ) -> AsyncIterator[Any]:
         client = await self._client()
@@ -295,7 +300,9 @@ class Transport:
                     yield response
                     return
                 await response.aread()
-                if policy.status_is_retryable(response.status_code, response.headers):
+                if policy.status_is_retryable(
+                    response.status_code, response.headers, server_errors=retry_server_errors
+                ):
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
                     delay = policy.delay(attempt, retry_after)
                     elapsed = anyio.current_time() - started

@@ -39,10 +39,11 @@ def test_delay_stays_within_jittered_exponential_bounds(n: int, seed: int) -> No
     assert raw * 0.5 - 1e-9 <= delay <= min(raw * 1.5, 5.0) + 1e-9
 
 
-def test_retry_after_wins_but_is_capped() -> None:
-    policy = RetryPolicy(max_delay=3.0)
+def test_retry_after_is_honoured_in_full_and_bounded_by_the_total_budget() -> None:
+    policy = RetryPolicy(max_delay=3.0, max_total=60.0)
     assert policy.delay(1, retry_after=2.0) == 2.0
-    assert policy.delay(1, retry_after=100.0) == 3.0
+    assert policy.delay(1, retry_after=100.0) == 100.0
+    assert not policy.may_retry(1, 0.0, policy.delay(1, retry_after=100.0))
 
 
 def test_attempt_and_time_budgets() -> None:
