@@ -1,0 +1,133 @@
+"""Emulated apps: how a Python function is registered and what it sees while it runs."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Mapping, Optional
+
+#: App kinds, as listed by ``GET /__emulator/apps``.
+PLAIN = "plain"
+STREAMING = "streaming"
+REALTIME = "realtime"
+
+AppFunction = Callable[..., Any]
+LogSink = Callable[[Dict[str, str]], None]
+FileSaver = Callable[[bytes, str, Optional[str]], str]
+
+_LOG_LEVELS = frozenset({"STDERR", "STDOUT", "ERROR", "INFO", "WARN", "DEBUG"})
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """A registered app: its function, how it is called and how many jobs it runs at once."""
+
+    name: str
+    fn: AppFunction
+    kind: str
+    workers: int
+    is_async: bool
+    is_generator: bool
+
+
+def make_app_spec(name: str, fn: AppFunction, *, workers: int, realtime: bool) -> AppSpec:
+    """Classify ``fn`` (async or sync, generator or not) into an :class:`AppSpec`."""
+    if workers < 1:
+        raise ValueError(f"app {name!r}: workers must be at least 1, got {workers}")
+    is_async_gen = inspect.isasyncgenfunction(fn)
+    is_sync_gen = inspect.isgeneratorfunction(fn)
+    is_async = (
+        is_async_gen
+        or inspect.iscoroutinefunction(fn)
+        or (
+            # An object with an ``async def __call__``.
+            not inspect.isfunction(fn) and inspect.iscoroutinefunction(type(fn).__call__)
+        )
+    )
+    if realtime:
+        kind = REALTIME
+    elif is_async_gen or is_sync_gen:
+        kind = STREAMING
+    else:
+        kind = PLAIN
+    return AppSpec(
+        name=name,
+        fn=fn,
+        kind=kind,
+        workers=workers,
+        is_async=is_async,
+        is_generator=is_async_gen or is_sync_gen,
+    )
+
+
+def log_entry(message: str, level: str) -> Dict[str, str]:
+    """A log line shaped like fal's status logs (``source`` is always ``USER``)."""
+    return {
+        "message": message,
+        "level": level,
+        "source": "USER",
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+    }
+
+
+class AppContext:
+    """What an emulated app knows about the request it is serving.
+
+    Attributes:
+        request_id: the fal request id of this request (for realtime apps, of the connection).
+        app: the registered app name.
+        path: the endpoint sub-path the client used (``"dev"`` for ``fal-ai/flux/dev``), or None.
+        headers: the request's headers, lower-cased.
+        state: a scratch dict for the app's own use; for realtime apps it lives as long as the
+            WebSocket connection, so it can carry per-session state between messages.
+    """
+
+    def __init__(
+        self,
+        *,
+        request_id: str,
+        app: str,
+        path: Optional[str],
+        headers: Mapping[str, str],
+        log_sink: LogSink,
+        file_saver: FileSaver,
+    ) -> None:
+        self.request_id = request_id
+        self.app = app
+        self.path = path
+        self.headers: Mapping[str, str] = headers
+        self.state: Dict[str, Any] = {}
+        self._log_sink = log_sink
+        self._file_saver = file_saver
+
+    def log(self, message: str, level: str = "INFO") -> None:
+        """Add a line to this request's logs (served by status calls with ``logs=1``).
+
+        Thread-safe, so synchronous apps running in a worker thread may call it too.
+
+        Args:
+            message: the text.
+            level: one of fal's levels: STDERR, STDOUT, ERROR, INFO, WARN, DEBUG.
+        """
+        level = level.upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"unknown log level {level!r}; expected one of {sorted(_LOG_LEVELS)}")
+        self._log_sink(log_entry(str(message), level))
+
+    def save_file(
+        self,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        file_name: Optional[str] = None,
+    ) -> str:
+        """Store ``data`` on the emulated CDN and return its public URL (as fal apps do).
+
+        It writes to disk, which is quick for the small files apps usually produce; call it from
+        a worker thread for big ones.
+        """
+        return self._file_saver(bytes(data), content_type, file_name)
+
+    def __repr__(self) -> str:
+        return f"<AppContext app={self.app!r} request_id={self.request_id!r}>"

@@ -1,0 +1,203 @@
+"""Demo apps under ``fal-ai/`` that look like real fal apps, for demos and client tests."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Tuple
+
+import anyio
+
+from ._apps import AppContext
+from ._errors import AppError
+
+if TYPE_CHECKING:
+    from ._emulator import Emulator
+
+# fast-sdxl's named sizes, scaled down 4x: the emulator draws small images so a call takes
+# milliseconds, and reports the size it really drew.
+_IMAGE_SIZES: Dict[str, Tuple[int, int]] = {
+    "square_hd": (256, 256),
+    "square": (128, 128),
+    "portrait_4_3": (192, 256),
+    "portrait_16_9": (144, 256),
+    "landscape_4_3": (256, 192),
+    "landscape_16_9": (256, 144),
+}
+_MAX_SIDE = 512
+
+
+def _image_size(raw: Any) -> Tuple[int, int]:
+    if raw is None:
+        return _IMAGE_SIZES["square_hd"]
+    if isinstance(raw, str):
+        if raw not in _IMAGE_SIZES:
+            raise AppError(
+                422,
+                [
+                    {
+                        "loc": ["body", "image_size"],
+                        "msg": f"Input should be one of {sorted(_IMAGE_SIZES)}",
+                        "type": "enum",
+                        "input": raw,
+                    }
+                ],
+            )
+        return _IMAGE_SIZES[raw]
+    if (
+        isinstance(raw, dict)
+        and isinstance(raw.get("width"), int)
+        and isinstance(raw.get("height"), int)
+    ):
+        return (max(1, min(_MAX_SIDE, raw["width"])), max(1, min(_MAX_SIDE, raw["height"])))
+    raise AppError(
+        422,
+        [
+            {
+                "loc": ["body", "image_size"],
+                "msg": "Invalid image size",
+                "type": "value_error",
+                "input": raw,
+            }
+        ],
+    )
+
+
+def _draw_png(prompt: str, width: int, height: int, seed: int) -> bytes:
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    background = (rng.randrange(40, 200), rng.randrange(40, 200), rng.randrange(40, 200))
+    image = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(image)
+    # Wrap the prompt into lines that fit (the default bitmap font is about 6 px per char).
+    per_line = max(1, (width - 8) // 6)
+    words, lines, line = prompt.split(), [], ""
+    for word in words:
+        candidate = f"{line} {word}".strip()
+        if len(candidate) > per_line and line:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    if line:
+        lines.append(line)
+    for index, text in enumerate(lines[: max(1, (height - 8) // 12)]):
+        draw.text((4, 4 + 12 * index), text[:per_line], fill=(255, 255, 255))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _seed_for(prompt: str, seed: Optional[int]) -> int:
+    if isinstance(seed, int):
+        return seed
+    return int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:4], "big")
+
+
+def fast_sdxl(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+    """``fal-ai/fast-sdxl``: draws the prompt into PNGs stored on the emulator's CDN."""
+    prompt = arguments.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        raise AppError(
+            422,
+            [{"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}],
+        )
+    width, height = _image_size(arguments.get("image_size"))
+    count = arguments.get("num_images", 1)
+    if not isinstance(count, int) or not 1 <= count <= 8:
+        raise AppError(
+            422,
+            [
+                {
+                    "loc": ["body", "num_images"],
+                    "msg": "Input should be between 1 and 8",
+                    "type": "value_error",
+                    "input": count,
+                }
+            ],
+        )
+    seed = _seed_for(prompt, arguments.get("seed"))
+    started = time.perf_counter()
+    images = []
+    for index in range(count):
+        png = _draw_png(prompt, width, height, seed + index)
+        url = ctx.save_file(png, content_type="image/png", file_name=f"image-{index}.png")
+        images.append({"url": url, "width": width, "height": height, "content_type": "image/png"})
+    return {
+        "images": images,
+        "timings": {"inference": time.perf_counter() - started},
+        "seed": seed,
+        "has_nsfw_concepts": [False] * count,
+        "prompt": prompt,
+    }
+
+
+async def text_streamer(
+    arguments: Dict[str, Any], ctx: AppContext
+) -> AsyncIterator[Dict[str, Any]]:
+    """``fal-ai/text-streamer``: streams the words of ``text`` (or ``prompt``) one by one;
+    ``delay`` seconds between words. The last event is the complete output."""
+    text = arguments.get("text") or arguments.get("prompt") or "Hello from the fal emulator!"
+    delay = float(arguments.get("delay", 0.0))
+    words = str(text).split()
+    output = ""
+    for index, word in enumerate(words):
+        if delay:
+            await anyio.sleep(delay)
+        output = f"{output} {word}".strip()
+        yield {"token": word, "index": index, "output": output, "done": False}
+    yield {"output": output, "tokens": len(words), "done": True}
+
+
+async def echo(arguments: Dict[str, Any], ctx: AppContext) -> Any:
+    """``fal-ai/echo``: returns its arguments."""
+    return arguments
+
+
+async def slow(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+    """``fal-ai/slow``: sleeps ``seconds`` (default 1) in ten steps, logging progress."""
+    seconds = float(arguments.get("seconds", 1))
+    steps = 10
+    for step in range(1, steps + 1):
+        await anyio.sleep(seconds / steps)
+        ctx.log(f"step {step}/{steps}")
+    return {"slept": seconds}
+
+
+async def fail(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+    """``fal-ai/fail``: always fails with a 422 validation error, like a bad input would."""
+    ctx.log("validating input", level="ERROR")
+    raise AppError(
+        422,
+        [
+            {
+                "loc": ["body", "prompt"],
+                "msg": arguments.get("message", "This app always fails"),
+                "type": "value_error",
+                "url": "https://docs.fal.ai/errors#value_error",
+                "input": arguments.get("prompt"),
+            }
+        ],
+    )
+
+
+async def realtime_echo(message: Any, ctx: AppContext) -> Dict[str, Any]:
+    """``fal-ai/realtime-echo``: echoes each message, with a per-connection counter."""
+    counter = ctx.state.get("counter", 0) + 1
+    ctx.state["counter"] = counter
+    reply = dict(message) if isinstance(message, dict) else {"message": message}
+    reply["counter"] = counter
+    return reply
+
+
+def register_builtin_apps(emulator: Emulator) -> None:
+    """Register the ``fal-ai/...`` demo apps on ``emulator``."""
+    emulator.add_app("fal-ai/fast-sdxl", fast_sdxl, workers=4)
+    emulator.add_app("fal-ai/text-streamer", text_streamer, workers=4)
+    emulator.add_app("fal-ai/echo", echo, workers=4)
+    emulator.add_app("fal-ai/slow", slow, workers=4)
+    emulator.add_app("fal-ai/fail", fail, workers=4)
+    emulator.add_app("fal-ai/realtime-echo", realtime_echo, workers=4, realtime=True)
