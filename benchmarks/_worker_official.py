@@ -16,6 +16,18 @@ from typing import Any
 
 import fal_client
 
+# TCP connections this process opens (audit event), reported per job: a client that reuses its
+# pooled connections opens about one per concurrent request slot, not one per job.
+CONNECTS = [0]
+
+
+def _count_connects(event: str, args: tuple[object, ...]) -> None:
+    if event == "socket.connect":
+        CONNECTS[0] += 1
+
+
+sys.addaudithook(_count_connects)
+
 
 def latency(spec: dict[str, Any]) -> dict[str, Any]:
     variant, n, warmup, app = spec["variant"], spec["n"], spec["warmup"], spec["app"]
@@ -38,7 +50,7 @@ def latency(spec: dict[str, Any]) -> dict[str, Any]:
         asyncio.run(main())
     else:
         raise SystemExit(f"unknown latency variant {variant}")
-    return {"samples": samples}
+    return {"samples": samples, "connects": CONNECTS[0], "jobs": warmup + n}
 
 
 def sync_run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -66,9 +78,11 @@ def fanout(spec: dict[str, Any]) -> dict[str, Any]:
         await batch(warmup)
         print(json.dumps({"mark": "warm"}), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        connects0 = CONNECTS[0]
         t0 = time.perf_counter()
         results = await batch(n)
         out["seconds"] = time.perf_counter() - t0
+        out["connects"] = CONNECTS[0] - connects0
         failures = [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
         out["failures"] = failures[:5]
         out["failed"] = len(failures)

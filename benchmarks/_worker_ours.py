@@ -24,6 +24,18 @@ import _loopback
 
 _loopback.install()
 
+# TCP connections this process opens (audit event), reported per job: a client that reuses its
+# pooled connections opens about one per concurrent request slot, not one per job.
+CONNECTS = [0]
+
+
+def _count_connects(event: str, args: tuple[object, ...]) -> None:
+    if event == "socket.connect":
+        CONNECTS[0] += 1
+
+
+sys.addaudithook(_count_connects)
+
 KEY = os.environ["FAL_KEY"]
 RUN_URL = _loopback.check_url(os.environ["FAL_RUN_URL"]).rstrip("/")
 QUEUE_URL = _loopback.check_url(os.environ["FAL_QUEUE_URL"]).rstrip("/")
@@ -125,7 +137,7 @@ def latency(spec: dict[str, Any]) -> dict[str, Any]:
                     samples.append(time.perf_counter() - t0)
     else:
         raise SystemExit(f"unknown latency variant {variant}")
-    return {"samples": samples}
+    return {"samples": samples, "connects": CONNECTS[0], "jobs": warmup + n}
 
 
 def sync_run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -223,11 +235,13 @@ def fanout(spec: dict[str, Any]) -> dict[str, Any]:
                     tg.start_soon(one)
             print(json.dumps({"mark": "warm"}), flush=True)
             sys.stdin.readline()  # the driver snapshots its request counter, then says go
+            connects0 = CONNECTS[0]
             t0 = time.perf_counter()
             async with anyio.create_task_group() as tg:
                 for _ in range(n):
                     tg.start_soon(one)
             out["seconds"] = time.perf_counter() - t0
+            out["connects"] = CONNECTS[0] - connects0
         out["failures"] = failures[:5]
         out["failed"] = len(failures)
 

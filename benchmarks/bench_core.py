@@ -65,6 +65,7 @@ class Sizes:
     fanout_n: int
     fanout_warmup: int
     fanout_limit: int
+    fanout_rounds: int
 
 
 FULL = Sizes(
@@ -76,6 +77,7 @@ FULL = Sizes(
     fanout_n=500,
     fanout_warmup=64,
     fanout_limit=64,
+    fanout_rounds=3,
 )
 QUICK = Sizes(
     latency_n=8,
@@ -86,6 +88,7 @@ QUICK = Sizes(
     fanout_n=100,
     fanout_warmup=16,
     fanout_limit=64,
+    fanout_rounds=1,
 )
 
 
@@ -224,7 +227,8 @@ def section_latency(b: Bench) -> list[dict[str, Any]]:
         if who == "official" and b.official_python is None:
             continue
         since = time.time()
-        samples = b.run(who, {**base, **extra})["samples"]
+        res = b.run(who, {**base, **extra})
+        samples = res["samples"]
         overhead = [x - JOB_SECONDS for x in samples]
         out.append(
             {
@@ -236,6 +240,7 @@ def section_latency(b: Bench) -> list[dict[str, Any]]:
                 "overhead_median_ms": ms(statistics.median(overhead)),
                 "overhead_p95_ms": ms(percentile(overhead, 95)),
                 "server_median_ms": ms(b.server_job_seconds(SLEEP50, since)),
+                "connects_per_job": res["connects"] / res["jobs"],
             }
         )
     return out
@@ -341,26 +346,36 @@ def section_fanout(b: Bench) -> list[dict[str, Any]]:
             {"variant": "official", "backend": "asyncio"},
         ),
     ]
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in rows}
+    # Rounds interleave the variants; each variant reports its best round (throughput on a
+    # shared 2-core machine is only ever disturbed downwards), with every round kept in JSON.
+    for _ in range(s.fanout_rounds):
+        for label, who, extra in rows:
+            if who == "official" and b.official_python is None:
+                continue
+            spec = {**base, **extra}
+            if who == "official":
+                spec["limit"] = None  # natural usage: gather everything at once
+            runs[label].append(b.run_fanout(who, spec))
     out = []
+    n = s.fanout_n
     for label, who, extra in rows:
-        if who == "official" and b.official_python is None:
+        if not runs[label]:
             continue
-        spec = {**base, **extra}
-        if who == "official":
-            spec["limit"] = None  # natural usage: gather everything at once
-        res = b.run_fanout(who, spec)
-        n = s.fanout_n
+        best = min(runs[label], key=lambda r: r["seconds"])
         out.append(
             {
                 "label": label,
                 "who": who,
                 **extra,
                 "n": n,
-                "seconds": res["seconds"],
-                "jobs_per_s": n / res["seconds"],
-                "exchanges_per_job": res["exchanges"] / n,
-                "failed": res["failed"],
-                "failures": res["failures"],
+                "seconds": best["seconds"],
+                "jobs_per_s": n / best["seconds"],
+                "jobs_per_s_rounds": [n / r["seconds"] for r in runs[label]],
+                "exchanges_per_job": max(r["exchanges"] for r in runs[label]) / n,
+                "connects_per_job": max(r["connects"] for r in runs[label]) / n,
+                "failed": sum(r["failed"] for r in runs[label]),
+                "failures": [f for r in runs[label] for f in r["failures"]][:5],
             }
         )
     return out
@@ -453,6 +468,7 @@ def report_latency(lat: list[dict[str, Any]], s: dict[str, Any], say: Any) -> No
                 f"{r['overhead_p95_ms']:.2f}",
                 f"{r['server_median_ms']:.2f}",
                 vs_floor,
+                f"{r['connects_per_job']:.2f}",
                 ratio,
             ]
         )
@@ -465,6 +481,7 @@ def report_latency(lat: list[dict[str, Any]], s: dict[str, Any], say: Any) -> No
                 "overhead p95 ms",
                 "server-side job ms",
                 "vs floor ms",
+                "TCP connects/job",
                 "overhead vs official sync",
             ],
             rows,
@@ -472,7 +489,7 @@ def report_latency(lat: list[dict[str, Any]], s: dict[str, Any], say: Any) -> No
     )
     say(
         "  overhead = latency - 50 ms; server-side job = arrival to completion in the emulator "
-        "(includes the app's own sleep overshoot)"
+        "(includes the app's own sleep overshoot); TCP connects/job counted by the client process"
     )
     for r in lat:
         if r["who"] == "ours" and not r["variant"].startswith("raw"):
@@ -510,7 +527,8 @@ def report_sync_run(run: list[dict[str, Any]], s: dict[str, Any], say: Any) -> N
 def report_fanout(fan: list[dict[str, Any]], s: dict[str, Any], say: Any) -> None:
     say(
         f"\n== 3. Async fan-out: {s['fanout_n']} subscribes to the instant app "
-        f"(ours/raw bounded to {s['fanout_limit']} in flight; official: gather of all) =="
+        f"(ours/raw bounded to {s['fanout_limit']} in flight; official: gather of all; "
+        f"best of {s['fanout_rounds']} rounds) =="
     )
     off = find(fan, variant="official")
     floor = max(
@@ -524,6 +542,7 @@ def report_fanout(fan: list[dict[str, Any]], s: dict[str, Any], say: Any) -> Non
                 f"{r['jobs_per_s']:.0f}",
                 f"{r['seconds']:.2f}",
                 f"{r['exchanges_per_job']:.2f}",
+                f"{r['connects_per_job']:.2f}",
                 f"{r['jobs_per_s'] / off['jobs_per_s']:.1f}x" if off else "n/a",
                 f"{100 * r['jobs_per_s'] / floor['jobs_per_s']:.0f}%" if floor else "n/a",
                 str(r["failed"]),
@@ -536,6 +555,7 @@ def report_fanout(fan: list[dict[str, Any]], s: dict[str, Any], say: Any) -> Non
                 "jobs/s",
                 "wall s",
                 "exchanges/job",
+                "TCP connects/job",
                 "vs official",
                 "of best floor",
                 "failed",
@@ -650,6 +670,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--run-rounds", type=int, help="interleaved rounds of the sync-run section")
     parser.add_argument("--fanout-n", type=int, help="jobs in the fan-out")
     parser.add_argument("--fanout-limit", type=int, help="jobs in flight for ours and raw")
+    parser.add_argument("--fanout-rounds", type=int, help="interleaved fan-out rounds (best kept)")
     parser.add_argument(
         "--sections",
         default="latency,run,fanout",
@@ -674,6 +695,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "run_rounds": args.run_rounds,
         "fanout_n": args.fanout_n,
         "fanout_limit": args.fanout_limit,
+        "fanout_rounds": args.fanout_rounds,
     }
     sizes = Sizes(**{**sizes.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
     sections = set(args.sections.split(","))
