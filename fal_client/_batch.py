@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 import anyio
 
+from ._aclosing import aclosing
 from ._status import Completed, InProgress, Status
 
 if sys.version_info < (3, 11):  # pragma: no cover - depends on the interpreter
@@ -127,8 +128,14 @@ class _Counters:
 
 async def _aiter(inputs: Union[Iterable[T], AsyncIterable[T]]) -> AsyncIterator[T]:
     if isinstance(inputs, AsyncIterable):
-        async for item in inputs:
-            yield item
+        try:
+            async for item in inputs:
+                yield item
+        finally:
+            # An async generator handed to map exists for this map: close it with the map,
+            # in this task, rather than leave its cleanup to the garbage collector.
+            if inspect.isasyncgen(inputs):
+                await inputs.aclose()
     else:
         for item in inputs:
             yield item
@@ -234,11 +241,12 @@ async def run_map(
     async def feeder(task_group: anyio.abc.TaskGroup) -> None:
         count = 0
         try:
-            async for arguments in _aiter(inputs):
-                await window.acquire()
-                await slots.acquire()
-                task_group.start_soon(worker, count, arguments)
-                count += 1
+            async with aclosing(_aiter(inputs)) as source:
+                async for arguments in source:
+                    await window.acquire()
+                    await slots.acquire()
+                    task_group.start_soon(worker, count, arguments)
+                    count += 1
         except Exception as exc:
             send.send_nowait(BatchResult(count, None, error=exc))
             count += 1
@@ -254,33 +262,48 @@ async def run_map(
                 await value
 
     failure: Optional[Exception] = None
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(feeder, tg)
-        total: Optional[int] = None
-        received = 0
-        next_index = 0
-        held: dict[int, BatchResult] = {}
-        while total is None or received < total:
-            message = await receive.receive()
-            if isinstance(message, int):
-                total = -message - 1
-                continue
-            received += 1
-            await report()
-            if message.error is not None and not return_exceptions:
-                failure = message.error
-                tg.cancel_scope.cancel()
-                break
-            if not ordered:
-                window.release()
-                yield message
-                continue
-            held[message.index] = message
-            while next_index in held:
-                item = held.pop(next_index)
-                next_index += 1
-                window.release()
-                yield item.error if item.error is not None else item.result
-        await report()
+    # Closed after the task group, i.e. after every worker has finished sending.
+    closed_early = False
+    with send, receive:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(feeder, tg)
+            total: Optional[int] = None
+            received = 0
+            next_index = 0
+            held: dict[int, BatchResult] = {}
+            while total is None or received < total:
+                message = await receive.receive()
+                if isinstance(message, int):
+                    total = -message - 1
+                    continue
+                received += 1
+                await report()
+                if message.error is not None and not return_exceptions:
+                    failure = message.error
+                    tg.cancel_scope.cancel()
+                    break
+                ready: list[Any] = []
+                if ordered:
+                    held[message.index] = message
+                    while next_index in held:
+                        item = held.pop(next_index)
+                        next_index += 1
+                        ready.append(item.error if item.error is not None else item.result)
+                else:
+                    ready.append(message)
+                for value in ready:
+                    window.release()
+                    try:
+                        yield value
+                    except GeneratorExit:
+                        # The consumer closed us: leave the task group normally (a
+                        # GeneratorExit inside it would come out wrapped in a group).
+                        closed_early = True
+                        break
+                if closed_early:
+                    tg.cancel_scope.cancel()
+                    break
+            if not closed_early:
+                await report()
     if failure is not None:
         raise ExceptionGroup(f"a job of the map over {application} failed", [failure])

@@ -62,6 +62,20 @@ def _register_test_apps(emu: Emulator) -> None:
         await GATES[arguments["gate"]].wait()
         yield {"token": 1}
 
+    @emu.app("test/delay", workers=32)
+    async def delay(arguments: dict[str, Any], ctx: AppContext) -> dict[str, Any]:
+        # Durations chosen by the test make completion order differ from input order.
+        await anyio.sleep(float(arguments.get("delay", 0)))
+        return {"i": arguments.get("i")}
+
+    @emu.app("test/maybe-fail", workers=32)
+    async def maybe_fail(arguments: dict[str, Any], ctx: AppContext) -> dict[str, Any]:
+        if arguments.get("fail"):
+            raise AppError(status_code=422, detail=f"input {arguments.get('i')} is bad")
+        if "gate" in arguments:
+            await GATES[arguments["gate"]].wait()
+        return {"i": arguments.get("i")}
+
     @emu.app("test/crash", workers=4)
     async def crash(arguments: dict[str, Any], ctx: AppContext) -> dict[str, Any]:
         raise RuntimeError("boom")
