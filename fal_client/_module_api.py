@@ -351,7 +351,8 @@ def status(
     *,
     with_logs: bool = False,
 ) -> Status:
-    """The current status of a queued request."""
+    """The current status of a queued request.
+    """
     return default_sync_client().status(
         application,
         request_id,
@@ -365,7 +366,8 @@ async def status_async(
     *,
     with_logs: bool = False,
 ) -> Status:
-    """The current status of a queued request."""
+    """The current status of a queued request.
+    """
     return await default_async_client().status(
         application,
         request_id,
@@ -377,7 +379,8 @@ def result(
     application: str,
     request_id: str,
 ) -> AnyJSON:
-    """Wait for a queued request to finish and return its result."""
+    """Wait for a queued request to finish and return its result.
+    """
     return default_sync_client().result(
         application,
         request_id,
@@ -388,7 +391,8 @@ async def result_async(
     application: str,
     request_id: str,
 ) -> AnyJSON:
-    """Wait for a queued request to finish and return its result."""
+    """Wait for a queued request to finish and return its result.
+    """
     return await default_async_client().result(
         application,
         request_id,
@@ -399,7 +403,8 @@ def cancel(
     application: str,
     request_id: str,
 ) -> None:
-    """Cancel a queued request."""
+    """Cancel a queued request.
+    """
     return default_sync_client().cancel(
         application,
         request_id,
@@ -410,7 +415,8 @@ async def cancel_async(
     application: str,
     request_id: str,
 ) -> None:
-    """Cancel a queued request."""
+    """Cancel a queued request.
+    """
     return await default_async_client().cancel(
         application,
         request_id,
@@ -421,7 +427,8 @@ def get_handle(
     application: str,
     request_id: str,
 ) -> SyncRequestHandle:
-    """A handle for an existing request of ``application`` (no request is sent)."""
+    """A handle for an existing request of ``application`` (no request is sent).
+    """
     return default_sync_client().get_handle(
         application,
         request_id,
@@ -432,7 +439,8 @@ def get_handle_async(
     application: str,
     request_id: str,
 ) -> AsyncRequestHandle:
-    """A handle for an existing request of ``application`` (no request is sent)."""
+    """A handle for an existing request of ``application`` (no request is sent).
+    """
     return default_async_client().get_handle(
         application,
         request_id,
@@ -490,7 +498,8 @@ def upload_file(
     *,
     lifecycle: Optional[Lifecycle] = None,
 ) -> str:
-    """Upload a file; its MIME type is guessed from its name. Returns the URL."""
+    """Upload a file; its MIME type is guessed from its name. Returns the URL.
+    """
     return default_sync_client().upload_file(
         path,
         lifecycle=lifecycle,
@@ -502,7 +511,8 @@ async def upload_file_async(
     *,
     lifecycle: Optional[Lifecycle] = None,
 ) -> str:
-    """Upload a file; its MIME type is guessed from its name. Returns the URL."""
+    """Upload a file; its MIME type is guessed from its name. Returns the URL.
+    """
     return await default_async_client().upload_file(
         path,
         lifecycle=lifecycle,
@@ -515,7 +525,8 @@ def upload_image(
     *,
     lifecycle: Optional[Lifecycle] = None,
 ) -> str:
-    """Upload a PIL image saved in ``format``. Returns the URL."""
+    """Upload a PIL image saved in ``format``. Returns the URL.
+    """
     return default_sync_client().upload_image(
         image,
         format,
@@ -529,7 +540,8 @@ async def upload_image_async(
     *,
     lifecycle: Optional[Lifecycle] = None,
 ) -> str:
-    """Upload a PIL image saved in ``format``. Returns the URL."""
+    """Upload a PIL image saved in ``format``. Returns the URL.
+    """
     return await default_async_client().upload_image(
         image,
         format,

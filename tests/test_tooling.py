@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 import sys
@@ -30,17 +31,8 @@ def test_mypy_strict_is_clean() -> None:
 
 
 def test_ruff_is_clean() -> None:
-    proc = run(
-        sys.executable,
-        "-m",
-        "ruff",
-        "check",
-        "fal_client",
-        "tests",
-        "tools",
-        "benchmarks",
-        "examples",
-    )
+    targets = ("fal_client", "tests", "tools", "benchmarks", "examples")
+    proc = run(sys.executable, "-m", "ruff", "check", *[t for t in targets if (ROOT / t).exists()])
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -117,7 +109,7 @@ def test_public_names_are_pinned() -> None:
     )
     for name in fal_client.__all__:
         obj = getattr(fal_client, name)
-        if callable(obj) and not name.startswith("_"):
+        if inspect.isclass(obj) or inspect.isfunction(obj):
             assert obj.__doc__, f"fal_client.{name} has no docstring"
 
 
@@ -133,8 +125,6 @@ def test_importing_the_package_stays_light() -> None:
 
 
 def test_sync_and_async_surfaces_match() -> None:
-    import inspect
-
     import fal_client
 
     for sync_cls, async_cls in (
