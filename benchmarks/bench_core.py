@@ -707,6 +707,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         except _official.OfficialClientUnavailable as exc:
             print(f"!! official client unavailable, its rows are skipped: {exc}", file=sys.stderr)
 
+    load_before = os.getloadavg()[0]
+    if load_before > 0.7:
+        print(
+            f"!! 1-minute load average is {load_before:.2f} before starting: other work shares "
+            "this machine's cores, so these figures will be noisy",
+            file=sys.stderr,
+        )
     started = time.monotonic()
     results: dict[str, Any] = {
         "sizes": sizes.__dict__,
@@ -738,10 +745,14 @@ def main(argv: Optional[list[str]] = None) -> int:
             for backend in ("asyncio", "trio"):
                 results["profiles"][backend] = profile_hint(b, backend)
     results["elapsed_s"] = time.monotonic() - started
+    results["load_average"] = {"before": load_before, "after": os.getloadavg()[0]}
 
     print("Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()))
     print(report(results))
-    print(f"\n(total {results['elapsed_s']:.0f} s)")
+    print(
+        f"\n(total {results['elapsed_s']:.0f} s; 1-minute load average before "
+        f"{load_before:.2f}, after {results['load_average']['after']:.2f})"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
