@@ -63,6 +63,8 @@ MAX_POLL_INTERVAL = 2.0
 CANCEL_GRACE_SECONDS = 5.0
 # Reconnections of a status stream cut mid-way before falling back to polling.
 STATUS_STREAM_RECONNECTS = 3
+# How long to wait for the end of a status stream after its COMPLETED event.
+STATUS_STREAM_DRAIN_SECONDS = 0.5
 # A status stream silent for this long is reconnected (cheap, and survives half-open sockets).
 STATUS_STREAM_IDLE_SECONDS = 30.0
 
@@ -221,7 +223,15 @@ class AsyncRequestHandle:
                                 data = event.json()
                             except ValueError:
                                 continue
-                            yield parse_status(data, app=self.app, request_id=self.request_id)
+                            status = parse_status(data, app=self.app, request_id=self.request_id)
+                            if isinstance(status, Completed):
+                                # fal ends the stream right after COMPLETED. Reading to that end
+                                # lets the connection go back to the pool instead of being
+                                # discarded half-read (a new TCP connection per job otherwise).
+                                with anyio.move_on_after(STATUS_STREAM_DRAIN_SECONDS):
+                                    async for _ in lines:
+                                        pass
+                            yield status
                 except lib.TransportError as exc:
                     raise FalClientConnectionError(
                         f"status stream interrupted: {type(exc).__name__}",

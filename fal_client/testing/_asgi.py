@@ -125,12 +125,12 @@ def ingress_error(status_code: int) -> Response:
 
 
 async def _apply_immediate_fault(ex: Exchange, rule: FaultRule) -> Optional[Response]:
+    # Read (and drop) the body first: answering or resetting while the client still uploads
+    # would fail the client's write (a broken pipe) rather than show it the injected fault.
+    await _discard_body(ex)
     if rule.kind == "reset_before":
         await ex.drop_connection()
         return None
-    # Read (and drop) the body first: answering while the client still uploads would turn
-    # the injected status into a broken pipe on the client's side.
-    await _discard_body(ex)
     if rule.kind.startswith("ingress_"):
         return ingress_error(int(rule.kind.rsplit("_", 1)[1]))
     if rule.kind == "rate_limit":

@@ -96,6 +96,11 @@ def start_timeout() -> StoredResponse:
     )
 
 
+def shutting_down() -> StoredResponse:
+    """The answer to a request that arrives while the emulator is stopping."""
+    return error(503, "The emulator is shutting down", error_type="runner_scheduling_failure")
+
+
 def cancelled() -> StoredResponse:
     """What the result of a cancelled request replays (fal answers 499)."""
     return error(499, "Request cancelled by the client", error_type="request_cancelled")

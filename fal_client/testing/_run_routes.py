@@ -119,4 +119,6 @@ async def stream(ex: Exchange, route: Route) -> Optional[Response]:
         )
     finally:
         receive_items.close()
+        # Normally the job closes its end on completion; this covers a handler torn down first.
+        send_items.close()
     return None

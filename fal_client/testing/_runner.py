@@ -16,7 +16,7 @@ import anyio
 from ._apps import AppContext
 from ._execution import execute
 from ._jobs import COMPLETED, IN_PROGRESS, IN_QUEUE, VIA_QUEUE, Job
-from ._responses import StoredResponse, cancelled, start_timeout
+from ._responses import StoredResponse, cancelled, shutting_down, start_timeout
 from ._scheduler import AppQueue
 from ._state import EmulatorState
 from ._webhooks import Delivery, deliver, is_loopback_target, webhook_body
@@ -43,9 +43,16 @@ class JobRunner:
         queue = state.queue_for(job.spec)
         with state.lock:
             state.jobs.add(job)
-            queue.push(job, job.priority)
-            position = queue.position(job) or 0
+            if state.stopping or state.task_group is None:
+                position = None
+            else:
+                queue.push(job, job.priority)
+                position = queue.position(job) or 0
         state.feed.publish(job)
+        if position is None:
+            # Arrived while the emulator shuts down: nothing will ever run it.
+            self._complete(job, shutting_down())
+            return 0
         if job.start_timeout is not None:
             self._spawn(self._enforce_start_deadline, job, queue)
         self._dispatch(queue)
