@@ -103,7 +103,9 @@ async def test_cdn_upload_needs_the_cdn_token(
     assert response.status_code == code
 
 
-async def test_big_upload_is_streamed_to_disk(emulator: Emulator, client: httpx.AsyncClient) -> None:
+async def test_big_upload_is_streamed_to_disk(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
     token = await cdn_token(client)
     chunk = os.urandom(1024 * 1024)
     expected = hashlib.sha256()
@@ -157,7 +159,9 @@ async def test_cdn_multipart_assembles_parts_by_number(
 
     listed = [{"partNumber": n, "etag": etags[n]} for n in (2, 3, 1)]  # completion order
     complete = await client.post(
-        f"{access_url}/multipart/{upload_id}/complete", json={"parts": listed}, headers=bearer(token)
+        f"{access_url}/multipart/{upload_id}/complete",
+        json={"parts": listed},
+        headers=bearer(token),
     )
 
     assert complete.status_code == 200
@@ -191,8 +195,12 @@ async def test_complete_checks_parts_and_etags(client: httpx.AsyncClient) -> Non
 
     missing = await client.post(
         complete_url,
-        json={"parts": [{"partNumber": 1, "etag": part.headers["etag"]},
-                        {"partNumber": 2, "etag": '"x"'}]},
+        json={
+            "parts": [
+                {"partNumber": 1, "etag": part.headers["etag"]},
+                {"partNumber": 2, "etag": '"x"'},
+            ]
+        },
         headers=bearer(token),
     )
     mismatch = await client.post(
@@ -225,7 +233,9 @@ async def initiate(client: httpx.AsyncClient, kind: str = "initiate", **params: 
         f"/rest/storage/upload/{kind}",
         params={"storage_type": "fal-cdn-v3", **params},
         json={"content_type": "text/plain", "file_name": "notes.txt"},
-        headers={"X-Fal-Object-Lifecycle-Preference": json.dumps({"expiration_duration_seconds": 60})},
+        headers={
+            "X-Fal-Object-Lifecycle-Preference": json.dumps({"expiration_duration_seconds": 60})
+        },
     )
 
 
@@ -257,8 +267,9 @@ async def test_signed_upload_with_a_bad_signature_is_403(
     assert forged.status_code == 403
 
 
-async def test_signed_multipart_upload(emulator: Emulator, client: httpx.AsyncClient,
-                                       anonymous: httpx.AsyncClient) -> None:
+async def test_signed_multipart_upload(
+    emulator: Emulator, client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
     initiated = (await initiate(client, "initiate-multipart")).json()
     url = httpx.URL(initiated["upload_url"])
     parts = [b"a" * 70_000, b"b" * 10]
