@@ -12,12 +12,15 @@ waits, bounded, for its cleanup (such as the remote cancel of a fal job) before 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import concurrent.futures
+import contextvars
 import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from functools import partial
 from typing import Any, Callable, Optional, TypeVar
 
 import anyio
@@ -50,6 +53,9 @@ class Portal:
         self._lock = threading.Lock()
         self._portal: Optional[BlockingPortal] = None
         self._thread: Optional[threading.Thread] = None
+        # asyncio only: the loop, and the tasks started on it by the one-hop fast path.
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
         _live_portals.add(self)
 
@@ -80,9 +86,14 @@ class Portal:
 
         async def serve() -> None:
             async with BlockingPortal() as portal:
+                if self.backend == "asyncio":
+                    self._loop = asyncio.get_running_loop()
                 self._portal = portal
                 ready.set()
-                await portal.sleep_until_stopped()
+                try:
+                    await portal.sleep_until_stopped()
+                finally:
+                    await self._cancel_fast_tasks()
 
         def main() -> None:
             try:
@@ -120,6 +131,46 @@ class Portal:
         # In a forked child the loop thread does not exist: calling the old portal would hang.
         self._lock = threading.Lock()
         self._portal = self._thread = None
+        self._loop = None
+        self._tasks = set()
+
+    async def _cancel_fast_tasks(self) -> None:
+        # The fast path's tasks live outside the portal's task group: stopping the portal
+        # cancels them and waits for their cleanup here, as the task group would.
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_GRACE_SECONDS):
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(
+        self, portal: BlockingPortal, fn: Callable[[], Awaitable[T]]
+    ) -> concurrent.futures.Future[T]:
+        """Start ``fn()`` in the loop; return a future that cancels it when cancelled.
+
+        On asyncio this costs one non-blocking hop (``call_soon_threadsafe``); anyio's
+        ``start_task_soon`` blocks the caller once to spawn and once more for the result,
+        which is most of a sync call's overhead on a fast local round trip.
+        """
+        loop = self._loop
+        if loop is None:
+            return portal.start_task_soon(fn)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def start() -> None:
+            if future.cancelled():
+                return  # cancelled before it started: nothing to run, nothing to clean up
+            task = loop.create_task(_as_coroutine(fn))
+            self._tasks.add(task)
+            task.add_done_callback(partial(_settle, future, self._tasks))
+            # The future stays PENDING until the task settles, so the caller's cancel() works.
+            future.add_done_callback(partial(_cancel_task_from_future, loop, task))
+
+        # A fresh context: the caller's context variables (sniffio's "trio" when called from
+        # inside trio.run, for one) must not leak into a task running on this asyncio loop.
+        loop.call_soon_threadsafe(start, context=contextvars.Context())
+        return future
 
     def _check_thread(self) -> None:
         if self._thread is not None and threading.current_thread() is self._thread:
@@ -141,8 +192,7 @@ class Portal:
             finally:
                 finished.set()
 
-        future = portal.start_task_soon(run)
-        return _wait(future, finished)
+        return _wait(self._spawn(portal, run), finished)
 
     def call_with_callbacks(
         self,
@@ -171,7 +221,7 @@ class Portal:
             finally:
                 finished.set()
 
-        future = portal.start_task_soon(run)
+        future = self._spawn(portal, run)
         try:
             while True:
                 batch = self._next_batch(portal, receive)
@@ -212,7 +262,7 @@ class Portal:
             finally:
                 finished.set()
 
-        future = portal.start_task_soon(pump)
+        future = self._spawn(portal, pump)
         try:
             while True:
                 batch = self._next_batch(portal, receive)
@@ -248,7 +298,36 @@ class Portal:
             finally:
                 finished.set()
 
-        return _wait(portal.start_task_soon(run), finished)
+        return _wait(self._spawn(portal, run), finished)
+
+
+async def _as_coroutine(fn: Callable[[], Awaitable[T]]) -> T:
+    return await fn()
+
+
+def _settle(
+    future: concurrent.futures.Future[T], tasks: set[asyncio.Task[Any]], task: asyncio.Task[T]
+) -> None:
+    tasks.discard(task)
+    if task.cancelled():
+        future.cancel()
+        return
+    if not future.set_running_or_notify_cancel():
+        return  # the caller cancelled: it waits on its own "finished" event instead
+    if task.exception() is not None:
+        future.set_exception(task.exception())
+    else:
+        future.set_result(task.result())
+
+
+def _cancel_task_from_future(
+    loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], future: concurrent.futures.Future[Any]
+) -> None:
+    if future.cancelled() and not task.done():
+        try:
+            loop.call_soon_threadsafe(task.cancel)
+        except RuntimeError:
+            pass  # the loop is closed: the task went with it
 
 
 def _wait(future: concurrent.futures.Future[T], finished: threading.Event) -> T:
