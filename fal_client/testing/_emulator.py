@@ -322,8 +322,6 @@ class Emulator:
                         state.stopping = True
                         work.cancel_scope.cancel()
                     self._cancel_streams()
-                    for scope in list(state.realtime_scopes):
-                        scope.cancel()
                     server.request_exit()
         finally:
             state.task_group = None
@@ -617,6 +615,39 @@ class Emulator:
         def check(change: Optional[object]) -> Optional[int]:
             count = state.open_connections()
             return count if count <= at_most else None
+
+        return check
+
+    def wait_until(
+        self, condition: Callable[[], bool], *, timeout: float = 10.0, describe: str = ""
+    ) -> None:
+        """Block until ``condition()`` is true; it is re-checked after every change the emulator
+        makes (jobs, streams, webhooks, connections), on the emulator's thread, so it must be
+        quick and must not block. For conditions the dedicated waits do not cover, e.g.::
+
+            emu.wait_until(lambda: emu.streams()[0].events_received >= 6)
+
+        Raises:
+            TimeoutError: if it is still false after ``timeout`` seconds.
+        """
+        self._state.feed.wait_blocking(
+            self._condition_check(condition), timeout, describe or repr(condition)
+        )
+
+    async def wait_until_async(
+        self, condition: Callable[[], bool], *, timeout: float = 10.0, describe: str = ""
+    ) -> None:
+        """:meth:`wait_until` for async tests."""
+        await self._state.feed.wait(
+            self._condition_check(condition), timeout, describe or repr(condition)
+        )
+
+    @staticmethod
+    def _condition_check(
+        condition: Callable[[], bool],
+    ) -> Callable[[Optional[object]], Optional[bool]]:
+        def check(change: Optional[object]) -> Optional[bool]:
+            return True if condition() else None
 
         return check
 

@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ._app_ids import split_endpoint
 from ._apps import REALTIME, AppContext, AppSpec
 from ._exchange import detail_response, new_request_id
-from ._state import EmulatorState, RequestEntry
+from ._state import EmulatorState, RequestEntry, StreamEntry
 
 _PREFIX = "/run/"
 
@@ -93,17 +93,21 @@ async def serve_realtime(state: EmulatorState, scope: Scope, receive: Receive, s
         return
     await ws.accept()
     entry.status_code = 101
-    session = _Session(state, ws, spec, sub_path, buffering)
-    entry.request_id = session.ctx.request_id
+    request_id = new_request_id()
+    entry.request_id = request_id
+    stream = state.open_stream(spec.name, request_id, "realtime")
+    session = _Session(state, ws, spec, sub_path, buffering, stream)
+    # The stream's scope lets stop() and reset() end the session.
     with anyio.CancelScope() as stop_scope:
-        state.realtime_scopes.add(stop_scope)
+        stream.scope = stop_scope
         try:
             await session.run()
         finally:
-            state.realtime_scopes.discard(stop_scope)
+            stream.scope = None
     if stop_scope.cancel_called and not session.client_gone:
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
             await ws.close(code=1001)
+    state.close_stream(stream, client_disconnected=session.client_gone)
 
 
 class _Session:
@@ -114,8 +118,10 @@ class _Session:
         spec: AppSpec,
         sub_path: Optional[str],
         buffering: Optional[int],
+        stream: StreamEntry,
     ) -> None:
         self.state = state
+        self.stream = stream
         self.ws = ws
         self.spec = spec
         self.buffering = buffering
@@ -125,7 +131,7 @@ class _Session:
         self.error: Optional[Tuple[str, str]] = None
         base_url = f"{ws.url.scheme.replace('ws', 'http')}://{ws.url.netloc}"
         self.ctx = AppContext(
-            request_id=new_request_id(),
+            request_id=stream.request_id,
             app=spec.name,
             path=sub_path,
             headers=dict(ws.headers.items()),
@@ -166,10 +172,13 @@ class _Session:
                 scope.cancel()
                 return
             self.pending.append(decoded)
+            self.stream.events_received += 1
             if self.buffering is not None:
                 while len(self.pending) > self.buffering:
                     self.pending.popleft()  # keep only the newest inputs, like fal's runner
+                    self.stream.events_dropped += 1
             self.arrived.set()
+            self.state.feed.publish(self.stream)
 
     async def _process(self) -> None:
         idle_timeout = self.state.config.realtime_idle_timeout
@@ -216,4 +225,5 @@ class _Session:
 
     async def _send(self, item: Any, started: float) -> None:
         await self.ws.send_bytes(msgpack.packb(item, use_bin_type=True))
+        self.stream.events_sent += 1
         await self.ws.send_text(_timings_frame(time.perf_counter() - started))

@@ -159,15 +159,18 @@ class WebhookDelivery(_AsDict):
 
 @dataclass(frozen=True)
 class StreamInfo(_AsDict):
-    """One SSE response: a ``/run/.../stream`` or a queue status stream.
+    """One streaming response: a ``/run/.../stream`` or queue status stream (SSE), or a realtime
+    WebSocket session.
 
     Attributes:
         app: the app id it streams from.
-        request_id: the fal request id.
-        kind: ``"stream"`` or ``"status_stream"``.
-        events_sent: how many ``data:`` events were written.
+        request_id: the fal request id (for realtime, the session's).
+        events_sent: how many ``data:`` events (realtime: result frames) were written.
         client_disconnected: True if the client went away before the stream ended.
         finished: True once the server side is done with the stream (either way).
+        kind: ``"stream"``, ``"status_stream"`` or ``"realtime"``.
+        events_received: realtime only: how many input frames were read.
+        events_dropped: realtime only: inputs discarded unprocessed by ``max_buffering``.
     """
 
     app: str
@@ -176,6 +179,8 @@ class StreamInfo(_AsDict):
     client_disconnected: bool
     finished: bool
     kind: str = "stream"
+    events_received: int = 0
+    events_dropped: int = 0
 
 
 @dataclass(frozen=True)

@@ -111,11 +111,13 @@ class RequestEntry:
 
 
 class StreamEntry:
-    """One SSE response in progress or done (loop thread only)."""
+    """One streaming response in progress or done (loop thread only)."""
 
     __slots__ = (
         "app",
         "client_disconnected",
+        "events_dropped",
+        "events_received",
         "events_sent",
         "finished",
         "kind",
@@ -128,6 +130,8 @@ class StreamEntry:
         self.request_id = request_id
         self.kind = kind
         self.events_sent = 0
+        self.events_received = 0
+        self.events_dropped = 0
         self.client_disconnected = False
         self.finished = False
         self.scope: Optional[anyio.CancelScope] = None
@@ -141,6 +145,8 @@ class StreamEntry:
             client_disconnected=self.client_disconnected,
             finished=self.finished,
             kind=self.kind,
+            events_received=self.events_received,
+            events_dropped=self.events_dropped,
         )
 
 
@@ -160,7 +166,6 @@ class EmulatorState:
         self.webhooks: Dict[str, Delivery] = {}
         self.streams: Deque[StreamEntry] = deque(maxlen=1000)
         self.open_streams: set[StreamEntry] = set()
-        self.realtime_scopes: set[anyio.CancelScope] = set()
         self.tokens = TokenAuthority()
         self.signer = WebhookSigner()
         # How many status streams watch queue positions (they need a nudge when the queue moves).
