@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: Published to the change feed when the TTL sweep deleted files.
+FILES_EXPIRED = object()
+
 
 @dataclass
 class EmulatorConfig:
@@ -311,7 +314,10 @@ class EmulatorState:
                 self.webhooks.pop(job.request_id, None)
         for job in expired:
             self.feed.publish(job)
-        return len(expired) + self.files.expire(now)
+        removed_files = self.files.expire(now)
+        if removed_files:
+            self.feed.publish(FILES_EXPIRED)
+        return len(expired) + removed_files
 
     def forget_everything(self) -> List[Job]:
         """Drop jobs, requests, files, webhooks, streams and faults (apps stay).
