@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -42,6 +44,16 @@ class _ConnectionsChanged:
 
 
 _CONNECTIONS_CHANGED = _ConnectionsChanged()
+
+# Emulators still running when the interpreter exits are stopped, so their apps' finally blocks
+# run and their temporary storage directories are removed.
+_running: weakref.WeakSet[Emulator] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_running_emulators() -> None:
+    for emulator in list(_running):
+        emulator.stop()
 
 
 class Emulator:
@@ -258,6 +270,7 @@ class Emulator:
             self._state.base_url = self._url
             self._portal_cm = portal_cm
             self._portal = portal
+            _running.add(self)
 
     def stop(self) -> None:
         """Stop the server: running jobs are cancelled (their ``finally`` blocks run), open
@@ -277,6 +290,7 @@ class Emulator:
                     portal.call(stop_event.set)
                 main.result(timeout=30)
             finally:
+                _running.discard(self)
                 self._portal = self._portal_cm = self._main = None
                 self._url = None
                 portal_cm.__exit__(None, None, None)

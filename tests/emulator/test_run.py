@@ -262,3 +262,25 @@ async def test_leaving_a_stream_early_closes_it_and_cancels_the_app(
     assert info.client_disconnected and info.events_sent >= 3
     job = await emulator.wait_job_status_async(request_id, status="COMPLETED")
     assert job.cancelled and cleaned_up.is_set()
+
+
+async def test_latency_delays_every_app_call() -> None:
+    async with Emulator(latency=0.2) as emulator:
+        async with httpx.AsyncClient(
+            base_url=emulator.url, headers={"Authorization": f"Key {emulator.key}"}
+        ) as http:
+            started = anyio.current_time()
+            response = await http.post("/run/fal-ai/echo", json={})
+            elapsed = anyio.current_time() - started
+
+    assert response.status_code == 200 and elapsed >= 0.2
+
+
+async def test_apps_see_the_request_headers(emulator: Emulator, client: httpx.AsyncClient) -> None:
+    @emulator.app("me/headers")
+    async def headers(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+        return {"hint": ctx.headers.get("x-fal-runner-hint"), "app": ctx.app}
+
+    response = await client.post("/run/me/headers", json={}, headers={"X-Fal-Runner-Hint": "h1"})
+
+    assert response.json() == {"hint": "h1", "app": "me/headers"}
