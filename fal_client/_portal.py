@@ -1,13 +1,22 @@
 """The bridge from sync code to the async engine: one event-loop thread behind a blocking portal.
 
-A ``Portal`` owns one thread running one AnyIO event loop for its whole life. Sync calls hand
-coroutines to it and wait; async iterators and callbacks cross back through a single producer
-task feeding a memory object stream that the caller drains in batches (never one portal call per
-item: that is slow and breaks generators that hold cancel scopes).
+A ``Portal`` owns one thread running one AnyIO event loop (asyncio or trio) for its whole life,
+inside an anyio ``BlockingPortal`` that manages the loop's start and stop. Sync calls run in a
+task group owned by that thread, so every call is a structured task: cancelled with its caller,
+and cancelled and awaited when the portal stops.
 
-Cancellation crosses the bridge too: if the waiting caller is interrupted (Ctrl-C, an exception
-in a callback, ``break`` out of an iterator) the task in the loop is cancelled and the caller
-waits, bounded, for its cleanup (such as the remote cancel of a fal job) before re-raising.
+Starting a call costs one non-blocking hop into the loop (``call_soon_threadsafe`` on asyncio,
+``TrioToken.run_sync_soon`` on trio). anyio's ``start_task_soon`` blocks the caller once to
+spawn the task and once more for the result; on a fast local round trip that second hop is a
+large part of a sync call's cost.
+
+Async iterators and callbacks cross back through a single producer task feeding a memory object
+stream that the caller drains in batches (never one portal call per item: that is slow and
+breaks generators that hold cancel scopes).
+
+If the waiting caller is interrupted (Ctrl-C, an exception in a callback, ``break`` out of an
+iterator) the task in the loop is cancelled and the caller waits, bounded, for its cleanup (such
+as the remote cancel of a fal job) before re-raising.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from functools import partial
 from typing import Any, Callable, Optional, TypeVar
 
 import anyio
+import anyio.abc
+import anyio.lowlevel
 from anyio.from_thread import BlockingPortal
 from anyio.streams.memory import MemoryObjectReceiveStream
 
@@ -38,8 +49,51 @@ _BATCH_LIMIT = 1024
 _live_portals: weakref.WeakSet[Portal] = weakref.WeakSet()
 
 
+class _Loop:
+    """What a running portal thread offers: its portal, its task group, and a thread-safe,
+    non-blocking way to schedule a callback in it."""
+
+    def __init__(self, portal: BlockingPortal, task_group: anyio.abc.TaskGroup, backend: str):
+        self.portal = portal
+        self.task_group = task_group
+        # asyncio tasks started directly (see ``start``), cancelled and awaited at stop.
+        self.tasks: set[asyncio.Task[None]] = set()
+        native: Any = anyio.lowlevel.current_token().native_token
+        self.call_soon: Callable[..., None]
+        self.start: Callable[[Callable[[], Awaitable[None]]], None]
+        if backend == "asyncio":
+            # Callbacks run in the loop's own context, not the caller's: the caller's context
+            # variables (sniffio's "trio" when called from inside trio.run, for one) must not
+            # leak into this loop's tasks, and anyio finds its backend through that context.
+            context = contextvars.copy_context()
+            self.call_soon = lambda fn, *args: native.call_soon_threadsafe(
+                fn, *args, context=context
+            )
+
+            def start(fn: Callable[[], Awaitable[None]]) -> None:
+                # A plain asyncio task, tracked here: anyio's TaskGroup.start_soon costs as much
+                # again as the whole hop, and the set gives the same structure at stop.
+                task = native.create_task(fn())
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+            self.start = lambda fn: self.call_soon(start, fn)
+        else:
+            self.call_soon = native.run_sync_soon
+            self.start = lambda fn: self.call_soon(task_group.start_soon, fn)
+
+    async def cancel_started_tasks(self) -> None:
+        """Cancel the directly started asyncio tasks and wait for their cleanup."""
+        tasks = [t for t in self.tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_GRACE_SECONDS):
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class Portal:
-    """One event-loop thread and its ``BlockingPortal``, started lazily, stopped by ``stop()``.
+    """One event-loop thread and its task group, started lazily, stopped by ``stop()``.
 
     Args:
         backend: the AnyIO backend of the loop thread. ``asyncio`` (the default) also serves
@@ -51,16 +105,13 @@ class Portal:
         self.backend = backend
         self.name = name
         self._lock = threading.Lock()
-        self._portal: Optional[BlockingPortal] = None
+        self._loop: Optional[_Loop] = None
         self._thread: Optional[threading.Thread] = None
-        # asyncio only: the loop, and the tasks started on it by the one-hop fast path.
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
         _live_portals.add(self)
 
     def __repr__(self) -> str:
-        state = "running" if self._portal else ("stopped" if self._stopped else "idle")
+        state = "running" if self._loop else ("stopped" if self._stopped else "idle")
         return f"<Portal {self.name} {self.backend} {state}>"
 
     @property
@@ -68,32 +119,30 @@ class Portal:
         """The loop thread, once started."""
         return self._thread
 
-    def _ensure(self) -> BlockingPortal:
-        portal = self._portal
-        if portal is not None:
-            return portal
+    def _ensure(self) -> _Loop:
+        loop = self._loop
+        if loop is not None:
+            return loop
         with self._lock:
             if self._stopped:
                 raise RuntimeError("this client is closed")
-            if self._portal is None:
+            if self._loop is None:
                 self._start()
-            assert self._portal is not None
-            return self._portal
+            assert self._loop is not None
+            return self._loop
 
     def _start(self) -> None:
         ready = threading.Event()
         failure: list[BaseException] = []
 
         async def serve() -> None:
-            async with BlockingPortal() as portal:
-                if self.backend == "asyncio":
-                    self._loop = asyncio.get_running_loop()
-                self._portal = portal
+            async with BlockingPortal() as portal, anyio.create_task_group() as task_group:
+                loop = self._loop = _Loop(portal, task_group, self.backend)
                 ready.set()
-                try:
-                    await portal.sleep_until_stopped()
-                finally:
-                    await self._cancel_fast_tasks()
+                await portal.sleep_until_stopped()
+                # What still runs is cancelled, then awaited.
+                await loop.cancel_started_tasks()
+                task_group.cancel_scope.cancel()
 
         def main() -> None:
             try:
@@ -115,14 +164,14 @@ class Portal:
         """Cancel whatever still runs in the loop, stop it, and join its thread."""
         with self._lock:
             self._stopped = True
-            portal, thread = self._portal, self._thread
-            self._portal = self._thread = None
-        if portal is None or thread is None:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
             return
         if threading.current_thread() is thread:
             raise RuntimeError("a client cannot be closed from its own event loop thread")
         try:
-            portal.call(portal.stop, True)
+            loop.portal.call(loop.portal.stop)
         except RuntimeError:
             pass  # already stopping
         thread.join(CLEANUP_GRACE_SECONDS)
@@ -130,47 +179,7 @@ class Portal:
     def _forget_after_fork(self) -> None:
         # In a forked child the loop thread does not exist: calling the old portal would hang.
         self._lock = threading.Lock()
-        self._portal = self._thread = None
-        self._loop = None
-        self._tasks = set()
-
-    async def _cancel_fast_tasks(self) -> None:
-        # The fast path's tasks live outside the portal's task group: stopping the portal
-        # cancels them and waits for their cleanup here, as the task group would.
-        tasks = [t for t in self._tasks if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_GRACE_SECONDS):
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _spawn(
-        self, portal: BlockingPortal, fn: Callable[[], Awaitable[T]]
-    ) -> concurrent.futures.Future[T]:
-        """Start ``fn()`` in the loop; return a future that cancels it when cancelled.
-
-        On asyncio this costs one non-blocking hop (``call_soon_threadsafe``); anyio's
-        ``start_task_soon`` blocks the caller once to spawn and once more for the result,
-        which is most of a sync call's overhead on a fast local round trip.
-        """
-        loop = self._loop
-        if loop is None:
-            return portal.start_task_soon(fn)
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def start() -> None:
-            if future.cancelled():
-                return  # cancelled before it started: nothing to run, nothing to clean up
-            task = loop.create_task(_as_coroutine(fn))
-            self._tasks.add(task)
-            task.add_done_callback(partial(_settle, future, self._tasks))
-            # The future stays PENDING until the task settles, so the caller's cancel() works.
-            future.add_done_callback(partial(_cancel_task_from_future, loop, task))
-
-        # A fresh context: the caller's context variables (sniffio's "trio" when called from
-        # inside trio.run, for one) must not leak into a task running on this asyncio loop.
-        loop.call_soon_threadsafe(start, context=contextvars.Context())
-        return future
+        self._loop = self._thread = None
 
     def _check_thread(self) -> None:
         if self._thread is not None and threading.current_thread() is self._thread:
@@ -179,20 +188,18 @@ class Portal:
                 "(for example inside an async callback); use AsyncClient there"
             )
 
+    def _spawn(self, fn: Callable[[], Awaitable[T]]) -> _Call[T]:
+        """Start ``fn()`` as a task of the loop's task group, with one non-blocking hop."""
+        self._check_thread()
+        loop = self._ensure()
+        call: _Call[T] = _Call(loop)
+        loop.start(partial(call.run, fn))
+        return call
+
     # --- calls ------------------------------------------------------------------------
     def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``await fn(*args)`` in the loop thread and return its result here."""
-        self._check_thread()
-        portal = self._ensure()
-        finished = threading.Event()
-
-        async def run() -> T:
-            try:
-                return await fn(*args)
-            finally:
-                finished.set()
-
-        return _wait(self._spawn(portal, run), finished)
+        return self._spawn(lambda: fn(*args)).wait()
 
     def call_with_callbacks(
         self,
@@ -204,36 +211,28 @@ class Portal:
         The loop side waits while the relay buffer is full, so a slow callback slows the job's
         watcher instead of growing memory. If a callback raises, the coroutine is cancelled.
         """
-        self._check_thread()
-        portal = self._ensure()
         send, receive = anyio.create_memory_object_stream[
             tuple[Callable[..., Any], tuple[Any, ...]]
         ](64)
-        finished = threading.Event()
 
         async def relay(callback: Callable[..., Any], *args: Any) -> None:
             await send.send((callback, args))
 
         async def run() -> T:
-            try:
-                async with send:
-                    return await make(relay)
-            finally:
-                finished.set()
+            async with send:
+                return await make(relay)
 
-        future = self._spawn(portal, run)
+        call = self._spawn(run)
         try:
             while True:
-                batch = self._next_batch(portal, receive)
+                batch = self._next_batch(receive)
                 if batch is None:
                     break
                 for callback, args in batch:
                     callback(*args)
-            return _wait(future, finished)
-        except BaseException:
-            _abandon(future, finished)
-            raise
+            return call.wait()
         finally:
+            call.abandon()
             receive.close()
 
     def iterate(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
@@ -242,42 +241,33 @@ class Portal:
         Leaving the loop early (``break``, an exception, garbage collection of the generator)
         cancels the producer, which closes the async iterator, and waits for that cleanup.
         """
-        self._check_thread()
-        portal = self._ensure()
         send, receive = anyio.create_memory_object_stream[Any](_BATCH_LIMIT)
-        finished = threading.Event()
 
         async def pump() -> None:
-            try:
-                async with send:
-                    iterator = make()
-                    try:
-                        async for item in iterator:
-                            await send.send(item)
-                    finally:
-                        aclose = getattr(iterator, "aclose", None)
-                        if aclose is not None:
-                            with anyio.CancelScope(shield=True):
-                                await aclose()
-            finally:
-                finished.set()
+            async with send:
+                iterator = make()
+                try:
+                    async for item in iterator:
+                        await send.send(item)
+                finally:
+                    aclose = getattr(iterator, "aclose", None)
+                    if aclose is not None:
+                        with anyio.CancelScope(shield=True):
+                            await aclose()
 
-        future = self._spawn(portal, pump)
+        call = self._spawn(pump)
         try:
             while True:
-                batch = self._next_batch(portal, receive)
+                batch = self._next_batch(receive)
                 if batch is None:
                     break
                 yield from batch
-            _wait(future, finished)
+            call.wait()
         finally:
-            if not future.done():
-                _abandon(future, finished)
+            call.abandon()
             receive.close()
 
-    def _next_batch(
-        self, portal: BlockingPortal, receive: MemoryObjectReceiveStream[T]
-    ) -> Optional[list[T]]:
+    def _next_batch(self, receive: MemoryObjectReceiveStream[T]) -> Optional[list[T]]:
         async def take() -> Optional[list[T]]:
             try:
                 items = [await receive.receive()]
@@ -290,60 +280,61 @@ class Portal:
                     break
             return items
 
-        finished = threading.Event()
-
-        async def run() -> Optional[list[T]]:
-            try:
-                return await take()
-            finally:
-                finished.set()
-
-        return _wait(self._spawn(portal, run), finished)
+        return self._spawn(take).wait()
 
 
-async def _as_coroutine(fn: Callable[[], Awaitable[T]]) -> T:
-    return await fn()
+class _Call(concurrent.futures.Future[T]):
+    """One sync call: a future the caller waits on, tied to the cancel scope of its task.
 
+    The future stays PENDING until the task settles, so the caller's ``cancel()`` always
+    reaches the task; ``finished`` is set once the task, cleanup included, is over.
+    """
 
-def _settle(
-    future: concurrent.futures.Future[T], tasks: set[asyncio.Task[Any]], task: asyncio.Task[T]
-) -> None:
-    tasks.discard(task)
-    if task.cancelled():
-        future.cancel()
-        return
-    if not future.set_running_or_notify_cancel():
-        return  # the caller cancelled: it waits on its own "finished" event instead
-    if task.exception() is not None:
-        future.set_exception(task.exception())
-    else:
-        future.set_result(task.result())
+    def __init__(self, loop: _Loop):
+        super().__init__()
+        self._loop = loop
+        self.finished = threading.Event()
 
-
-def _cancel_task_from_future(
-    loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], future: concurrent.futures.Future[Any]
-) -> None:
-    if future.cancelled() and not task.done():
+    async def run(self, fn: Callable[[], Awaitable[T]]) -> None:
         try:
-            loop.call_soon_threadsafe(task.cancel)
-        except RuntimeError:
-            pass  # the loop is closed: the task went with it
+            if self.cancelled():
+                return  # given up before it started: nothing ran, nothing to clean up
+            with anyio.CancelScope() as scope:
+                self.add_done_callback(
+                    lambda f: f.cancelled() and self._loop.call_soon(scope.cancel)
+                )
+                try:
+                    value = await fn()
+                except anyio.get_cancelled_exc_class():
+                    self.cancel()
+                    raise
+                except BaseException as exc:
+                    if self.set_running_or_notify_cancel():
+                        self.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise  # KeyboardInterrupt and friends still end the loop
+                    return
+            if scope.cancelled_caught:
+                self.cancel()
+            elif self.set_running_or_notify_cancel():
+                self.set_result(value)
+        finally:
+            self.finished.set()
 
+    def wait(self) -> T:
+        """The result, waiting in short slices; an interrupted wait abandons the call."""
+        try:
+            while not self.done():
+                concurrent.futures.wait((self,), timeout=_WAIT_SLICE_SECONDS)
+            return self.result()
+        except BaseException:
+            self.abandon()
+            raise
 
-def _wait(future: concurrent.futures.Future[T], finished: threading.Event) -> T:
-    try:
-        while not future.done():
-            concurrent.futures.wait((future,), timeout=_WAIT_SLICE_SECONDS)
-        return future.result()
-    except BaseException:
-        _abandon(future, finished)
-        raise
-
-
-def _abandon(future: concurrent.futures.Future[Any], finished: threading.Event) -> None:
-    """Cancel the loop-side task and wait (bounded) until its cleanup has run."""
-    if future.cancel() or not future.done():
-        finished.wait(CLEANUP_GRACE_SECONDS)
+    def abandon(self) -> None:
+        """Cancel the task if it still runs, and wait (bounded) until its cleanup is over."""
+        if self.cancel() or not self.done():
+            self.finished.wait(CLEANUP_GRACE_SECONDS)
 
 
 def _stop_all_at_exit() -> None:
