@@ -7,6 +7,7 @@ emulator. This module is the one place that knows how URLs are shaped.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -60,6 +61,12 @@ def parse_app_id(app: str) -> AppId:
     """
     if not isinstance(app, str):
         raise TypeError(f"app id must be a str like 'fal-ai/fast-sdxl', got {type(app).__name__}")
+    return _parse_app_id(app)
+
+
+# An app calls the same few ids over and over: parse each once (errors are not cached).
+@functools.lru_cache(maxsize=1024)
+def _parse_app_id(app: str) -> AppId:
     stripped = app.strip().strip("/")
     if not stripped:
         raise ValueError(
@@ -149,6 +156,27 @@ class Endpoints:
         return frozenset(
             origin_of(u) for u in (self.run_url, self.queue_url, self.rest_url, self.cdn_url)
         )
+
+    def is_fal_url(self, url: str) -> bool:
+        """Whether ``url`` is on one of the four fal origins (the only ones the key goes to)."""
+        # Fast path for the URLs this client builds itself; anything else is parsed.
+        for prefix in self._prefixes:
+            if url.startswith(prefix):
+                return True
+        return origin_of(url) in self._origins
+
+    @functools.cached_property
+    def _origins(self) -> frozenset[str]:
+        return self.origins()
+
+    @functools.cached_property
+    def _prefixes(self) -> tuple[str, ...]:
+        # "scheme://host[:port]/" of each base URL, exactly as configured.
+        prefixes = set()
+        for u in (self.run_url, self.queue_url, self.rest_url, self.cdn_url):
+            parts = urlsplit(u)
+            prefixes.add(f"{parts.scheme}://{parts.netloc}/")
+        return tuple(prefixes)
 
     # --- URL builders -------------------------------------------------------------------
     def run(self, app: AppId, path: str = "") -> str:

@@ -324,9 +324,15 @@ class _Call(concurrent.futures.Future[T]):
     def wait(self) -> T:
         """The result, waiting in short slices; an interrupted wait abandons the call."""
         try:
-            while not self.done():
-                concurrent.futures.wait((self,), timeout=_WAIT_SLICE_SECONDS)
-            return self.result()
+            while True:
+                try:
+                    return self.result(timeout=_WAIT_SLICE_SECONDS)
+                except concurrent.futures.TimeoutError:
+                    # On 3.11+ this is the builtin TimeoutError, which our own timeout errors
+                    # subclass: only a wait that ended with the call still running means
+                    # "keep waiting".
+                    if self.done():
+                        raise
         except BaseException:
             self.abandon()
             raise

@@ -20,7 +20,7 @@ import anyio
 import anyio.lowlevel
 
 from ._auth import Credentials
-from ._endpoints import Endpoints, origin_of
+from ._endpoints import Endpoints
 from ._errors import (
     FalClientConnectionError,
     SubmitNotConfirmedError,
@@ -91,13 +91,13 @@ class Transport:
         self.retry = retry
         self.timeouts = timeouts
         self._credentials = credentials
-        self._fal_origins = endpoints.origins()
         self._default_headers = dict(default_headers or {})
         self._injected = http_client
         self.lib: ModuleType = (
             library_of(http_client) if http_client else load_library(http_library)
         )
         self._max_connections = max_connections
+        self._default_timeout = self.lib.Timeout(timeouts.read, connect=timeouts.connect)
         self._pools: dict[Any, tuple[Any, AsyncGenerator[None, None]]] = {}
 
     def __repr__(self) -> str:
@@ -151,7 +151,7 @@ class Transport:
             return headers  # an explicit credential for this request (e.g. the CDN token)
         # The key goes only to fal's own origins, and never to signed upload URLs (which the
         # caller marks authorize=False, since the emulator serves them on a fal origin).
-        if authorize and origin_of(url) in self._fal_origins:
+        if authorize and self.endpoints.is_fal_url(url):
             headers["Authorization"] = await self._credentials.header(self._refresh_post)
         return headers
 
@@ -254,7 +254,11 @@ class Transport:
         all_headers = await self._headers(url, headers, authorize)
         if content is not None and "content-type" not in {k.lower() for k in all_headers}:
             all_headers["Content-Type"] = "application/json"
-        timeout = lib.Timeout(read_timeout or self.timeouts.read, connect=self.timeouts.connect)
+        timeout = (
+            self._default_timeout
+            if read_timeout is None
+            else lib.Timeout(read_timeout, connect=self.timeouts.connect)
+        )
         started = anyio.current_time()
         attempt = 0
         while True:
