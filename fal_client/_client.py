@@ -18,9 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
-from os import PathLike
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, Callable, Literal, Optional, Union
 
 import anyio
@@ -29,9 +27,7 @@ import anyio.lowlevel
 from . import _validate as check
 from ._aclosing import aclosing
 from ._auth import Credentials, resolve_credentials
-from ._batch import MapResults, Progress, run_map
-from ._download import download
-from ._encoding import guess_content_type, image_bytes, read_file_checked
+from ._batch_api import AsyncBatchAPI
 from ._endpoints import AppId, Endpoints, parse_app_id
 from ._errors import (
     FalClientConnectionError,
@@ -42,11 +38,12 @@ from ._errors import (
     ServerError,
     UnexpectedResponseError,
 )
+from ._files_api import AsyncFilesAPI
 from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ._sse import SSEDecoder
 from ._status import Completed, Status, parse_status
 from ._transport import Timeouts, Transport, validate_json
-from ._upload import CDNTokenCache, Lifecycle, lifecycle_headers, upload_bytes
+from ._upload import CDNTokenCache
 
 logger = logging.getLogger("fal_client")
 
@@ -322,7 +319,7 @@ class _StatusStreamUnsupported(Exception):
     """The server has no status stream for this request; poll instead."""
 
 
-class AsyncClient:
+class AsyncClient(AsyncFilesAPI, AsyncBatchAPI):
     """The asynchronous fal client (asyncio and trio).
 
     Args:
@@ -708,130 +705,6 @@ class AsyncClient:
     async def cancel(self, application: str, request_id: str) -> None:
         """Cancel a queued request."""
         await self.get_handle(application, request_id).cancel()
-
-    # --- files ------------------------------------------------------------------------
-    async def upload(
-        self,
-        data: Union[bytes, str],
-        content_type: str,
-        file_name: Optional[str] = None,
-        *,
-        lifecycle: Optional[Lifecycle] = None,
-    ) -> str:
-        """Upload bytes (or a str, as UTF-8) to fal's storage and return their URL.
-
-        Args:
-            data: the content.
-            content_type: its MIME type, e.g. ``"image/png"``.
-            file_name: a name for the stored object.
-            lifecycle: fal's object lifecycle, e.g. ``{"expiration_duration_seconds": 3600}``.
-        """
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
-        if not isinstance(content_type, str) or "/" not in content_type:
-            raise ValueError(
-                f"content_type must be a MIME type like 'image/png', got {content_type!r}"
-            )
-        check.optional_str("file_name", file_name)
-        lifecycle_headers(lifecycle)  # validate before sending anything
-        return await upload_bytes(
-            self._transport, self._cdn_tokens, data, content_type, file_name, lifecycle=lifecycle
-        )
-
-    async def upload_file(
-        self, path: Union[str, PathLike[str]], *, lifecycle: Optional[Lifecycle] = None
-    ) -> str:
-        """Upload a file; its MIME type is guessed from its name. Returns the URL."""
-        checked = read_file_checked(path)
-        data = await anyio.Path(checked).read_bytes()
-        return await self.upload(
-            data, guess_content_type(checked), checked.name, lifecycle=lifecycle
-        )
-
-    async def upload_image(
-        self, image: Any, format: str = "jpeg", *, lifecycle: Optional[Lifecycle] = None
-    ) -> str:
-        """Upload a PIL image saved in ``format``. Returns the URL."""
-        data, mime = image_bytes(image, format)
-        return await self.upload(data, mime, f"image.{format.lower()}", lifecycle=lifecycle)
-
-    async def download(
-        self,
-        url: str,
-        destination: Union[str, PathLike[str]] = ".",
-        *,
-        overwrite: bool = False,
-    ) -> Path:
-        """Download ``url`` to ``destination`` (a file, or a directory to put it in).
-
-        The file is streamed to a temporary name and renamed into place when complete, so a
-        failed or cancelled download never leaves a partial file. Returns the path.
-        """
-        return await download(self._transport, url, destination, overwrite=overwrite)
-
-    # --- fan-out ----------------------------------------------------------------------
-    def map(
-        self,
-        application: str,
-        inputs: Union[Iterable[AnyJSON], AsyncIterable[AnyJSON]],
-        *,
-        concurrency: int = 16,
-        ordered: bool = True,
-        return_exceptions: bool = False,
-        on_progress: Optional[Callable[[Progress], Any]] = None,
-        path: str = "",
-        hint: Optional[str] = None,
-        priority: Optional[Priority] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        start_timeout: Optional[float] = None,
-        client_timeout: Optional[float] = None,
-    ) -> MapResults:
-        """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
-
-        Inputs are read lazily from any iterable or async iterable. With ``ordered=True``
-        (default) results come in input order; with ``ordered=False`` they come as they
-        complete, as ``BatchResult`` objects tagged with their input ``index``.
-
-        By default the first failure cancels the other jobs (remotely too) and raises an
-        ``ExceptionGroup``; ``return_exceptions=True`` delivers errors in place of results and
-        keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
-        ``client_timeout`` applies per job.
-
-        Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
-        """
-        parse_app_id(application)
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
-        if not isinstance(inputs, (Iterable, AsyncIterable)) or isinstance(
-            inputs, (str, bytes, Mapping)
-        ):
-            raise TypeError(
-                f"inputs must be an iterable of argument dicts, got {type(inputs).__name__}"
-            )
-        options: dict[str, Any] = {
-            "path": path,
-            "hint": hint,
-            "priority": priority,
-            "headers": headers,
-            "start_timeout": start_timeout,
-            "client_timeout": client_timeout,
-        }
-        self._fal_headers(headers, hint=hint, start_timeout=start_timeout, priority=priority)
-        check.positive_number("client_timeout", client_timeout)
-        return MapResults(
-            run_map(
-                self,
-                application,
-                inputs,
-                concurrency=concurrency,
-                ordered=ordered,
-                return_exceptions=return_exceptions,
-                on_progress=on_progress,
-                subscribe_options=options,
-            )
-        )
 
     # --- shared -----------------------------------------------------------------------
     def _fal_headers(

@@ -8,13 +8,11 @@ the calling thread, so they may call this client again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from functools import partial
-from os import PathLike
-from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
-from ._batch import Progress
+from ._batch_api import SyncBatchAPI
 from ._client import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -23,10 +21,10 @@ from ._client import (
     AsyncRequestHandle,
     Priority,
 )
+from ._files_api import SyncFilesAPI
 from ._portal import Portal
 from ._retry import RetryPolicy
 from ._status import Status
-from ._upload import Lifecycle
 
 
 class SyncRequestHandle:
@@ -80,7 +78,7 @@ class SyncRequestHandle:
         self._portal.call(self._handle.cancel)
 
 
-class SyncClient:
+class SyncClient(SyncFilesAPI, SyncBatchAPI):
     """The synchronous fal client: the async engine run in a dedicated event-loop thread.
 
     Takes the same arguments as ``AsyncClient``, plus ``portal_backend`` (``"asyncio"`` or
@@ -256,73 +254,6 @@ class SyncClient:
         result: AnyJSON = self._portal.call_with_callbacks(make)
         return result
 
-    def upload(
-        self,
-        data: Union[bytes, str],
-        content_type: str,
-        file_name: Optional[str] = None,
-        *,
-        lifecycle: Optional[Lifecycle] = None,
-    ) -> str:
-        return self._portal.call(
-            partial(self._async.upload, data, content_type, file_name, lifecycle=lifecycle)
-        )
-
-    def upload_file(
-        self, path: Union[str, PathLike[str]], *, lifecycle: Optional[Lifecycle] = None
-    ) -> str:
-        return self._portal.call(partial(self._async.upload_file, path, lifecycle=lifecycle))
-
-    def upload_image(
-        self, image: Any, format: str = "jpeg", *, lifecycle: Optional[Lifecycle] = None
-    ) -> str:
-        return self._portal.call(
-            partial(self._async.upload_image, image, format, lifecycle=lifecycle)
-        )
-
-    def download(
-        self,
-        url: str,
-        destination: Union[str, PathLike[str]] = ".",
-        *,
-        overwrite: bool = False,
-    ) -> Path:
-        return self._portal.call(
-            partial(self._async.download, url, destination, overwrite=overwrite)
-        )
-
-    def map(
-        self,
-        application: str,
-        inputs: Union[Iterable[AnyJSON], AsyncIterable[AnyJSON]],
-        *,
-        concurrency: int = 16,
-        ordered: bool = True,
-        return_exceptions: bool = False,
-        on_progress: Optional[Callable[[Progress], Any]] = None,
-        path: str = "",
-        hint: Optional[str] = None,
-        priority: Optional[Priority] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        start_timeout: Optional[float] = None,
-        client_timeout: Optional[float] = None,
-    ) -> Iterator[Any]:
-        results = self._async.map(
-            application,
-            inputs,
-            concurrency=concurrency,
-            ordered=ordered,
-            return_exceptions=return_exceptions,
-            on_progress=on_progress,
-            path=path,
-            hint=hint,
-            priority=priority,
-            headers=headers,
-            start_timeout=start_timeout,
-            client_timeout=client_timeout,
-        )
-        return self._portal.iterate(lambda: results)
-
     def get_handle(self, application: str, request_id: str) -> SyncRequestHandle:
         return self._handle(self._async.get_handle(application, request_id))
 
@@ -339,7 +270,8 @@ class SyncClient:
 def _share_docstrings() -> None:
     # One docstring per operation, written on the async engine; the sync face shows the same.
     for sync_cls, async_cls in ((SyncClient, AsyncClient), (SyncRequestHandle, AsyncRequestHandle)):
-        for name, member in vars(sync_cls).items():
+        for name in dir(sync_cls):
+            member = getattr(sync_cls, name)
             if callable(member) and not name.startswith("_") and member.__doc__ is None:
                 member.__doc__ = getattr(async_cls, name).__doc__
 

@@ -131,7 +131,8 @@ def test_sync_and_async_surfaces_match() -> None:
         (fal_client.SyncClient, fal_client.AsyncClient),
         (fal_client.SyncRequestHandle, fal_client.AsyncRequestHandle),
     ):
-        for name, member in vars(async_cls).items():
+        for name in dir(async_cls):
+            member = getattr(async_cls, name)
             if (
                 name.startswith("_")
                 or not callable(member)
