@@ -39,6 +39,7 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._files_api import AsyncFilesAPI
+from ._realtime_api import AsyncRealtimeAPI
 from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ._sse import SSEDecoder
 from ._status import Completed, Status, parse_status
@@ -319,7 +320,7 @@ class _StatusStreamUnsupported(Exception):
     """The server has no status stream for this request; poll instead."""
 
 
-class AsyncClient(AsyncFilesAPI, AsyncBatchAPI):
+class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
     """The asynchronous fal client (asyncio and trio).
 
     Args:

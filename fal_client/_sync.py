@@ -23,6 +23,7 @@ from ._client import (
 )
 from ._files_api import SyncFilesAPI
 from ._portal import Portal
+from ._realtime_api import SyncRealtimeAPI
 from ._retry import RetryPolicy
 from ._status import Status
 
@@ -78,7 +79,7 @@ class SyncRequestHandle:
         self._portal.call(self._handle.cancel)
 
 
-class SyncClient(SyncFilesAPI, SyncBatchAPI):
+class SyncClient(SyncFilesAPI, SyncBatchAPI, SyncRealtimeAPI):
     """The synchronous fal client: the async engine run in a dedicated event-loop thread.
 
     Takes the same arguments as ``AsyncClient``, plus ``portal_backend`` (``"asyncio"`` or
