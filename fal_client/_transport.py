@@ -298,9 +298,19 @@ class Transport:
                 await anyio.sleep(delay)
                 continue
             try:
+                if response.status_code < 400 and not stream:
+                    await response.aread()
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s %s -> %d in %.1f ms (attempt %d, request id %s)",
+                        method,
+                        _safe_url(url),
+                        response.status_code,
+                        (anyio.current_time() - started) * 1000,
+                        attempt,
+                        response.headers.get("x-fal-request-id", request_id or "-"),
+                    )
                 if response.status_code < 400:
-                    if not stream:
-                        await response.aread()
                     yield response
                     return
                 await response.aread()
