@@ -70,14 +70,19 @@ async def test_realtime_echo_round_trips_msgpack_with_a_counter(
     ]
 
 
-async def test_key_header_authenticates_too(emulator: Emulator) -> None:
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/run/fal-ai/realtime-echo/realtime",
+        "/run/fal-ai/realtime-echo/realtime/realtime",  # the Python client doubles the suffix
+        "/run/fal-ai/realtime-echo",
+    ],
+)
+async def test_key_header_authenticates_too(emulator: Emulator, target: str) -> None:
     host, port = address(emulator)
 
     async with open_websocket(
-        host,
-        port,
-        "/run/fal-ai/realtime-echo/realtime",
-        headers={"Authorization": f"Key {emulator.key}"},
+        host, port, target, headers={"Authorization": f"Key {emulator.key}"}
     ) as ws:
         await ws.send_bytes(msgpack.packb({"x": 1}))
         assert await next_result(ws) == {"x": 1, "counter": 1}
