@@ -28,6 +28,7 @@ from ._records import AppInfo, FileInfo, JobInfo, RequestRecord, StreamInfo, Web
 from ._runner import JobRunner
 from ._server import EmulatorServer, bind_socket, make_config, make_protocols
 from ._state import EmulatorConfig, EmulatorState, StreamEntry
+from ._watch import ChangeFeed
 from ._webhooks import Delivery
 
 F = TypeVar("F", bound=AppFunction)
@@ -470,7 +471,16 @@ class Emulator:
             TimeoutError: if no such job got there in time.
         """
         check, describe = self._job_check(request_id, app, status)
-        return self._state.feed.wait_blocking(check, timeout, describe)
+        return self._blocking_feed().wait_blocking(check, timeout, describe)
+
+    def _blocking_feed(self) -> ChangeFeed:
+        # A blocking wait on the emulator's own thread would stop the very loop it waits on.
+        if self._state.in_loop_thread:
+            raise RuntimeError(
+                "blocking waits cannot run on the emulator's own thread (inside an async app); "
+                "use the *_async variant"
+            )
+        return self._state.feed
 
     async def wait_job_status_async(
         self,
@@ -522,7 +532,7 @@ class Emulator:
 
     def wait_job_expired(self, request_id: str, *, timeout: float = 10.0) -> None:
         """Block until the job has been forgotten (TTL expiry or :meth:`reset`)."""
-        self._state.feed.wait_blocking(
+        self._blocking_feed().wait_blocking(
             self._expired_check(request_id), timeout, f"job {request_id} to expire"
         )
 
@@ -546,7 +556,7 @@ class Emulator:
         """Block until a webhook delivery (of ``request_id``, or any) is finished: delivered,
         refused, or out of attempts."""
         check, describe = self._webhook_check(request_id)
-        return self._state.feed.wait_blocking(check, timeout, describe)
+        return self._blocking_feed().wait_blocking(check, timeout, describe)
 
     async def wait_webhook_delivery_async(
         self, request_id: Optional[str] = None, *, timeout: float = 10.0
@@ -581,7 +591,7 @@ class Emulator:
         """Block until an SSE stream (of ``request_id``, or any) has ended on the server side,
         whether it completed or the client went away; see ``StreamInfo.client_disconnected``."""
         check, describe = self._stream_check(request_id)
-        return self._state.feed.wait_blocking(check, timeout, describe)
+        return self._blocking_feed().wait_blocking(check, timeout, describe)
 
     async def wait_stream_finished_async(
         self, request_id: Optional[str] = None, *, timeout: float = 10.0
@@ -613,7 +623,7 @@ class Emulator:
     def wait_open_connections(self, at_most: int = 0, *, timeout: float = 10.0) -> int:
         """Block until the server holds at most ``at_most`` open TCP connections (to check
         that a client closed what it opened). Returns the count."""
-        return self._state.feed.wait_blocking(
+        return self._blocking_feed().wait_blocking(
             self._connections_check(at_most), timeout, f"at most {at_most} open connections"
         )
 
@@ -644,7 +654,7 @@ class Emulator:
         Raises:
             TimeoutError: if it is still false after ``timeout`` seconds.
         """
-        self._state.feed.wait_blocking(
+        self._blocking_feed().wait_blocking(
             self._condition_check(condition), timeout, describe or repr(condition)
         )
 
