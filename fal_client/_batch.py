@@ -7,6 +7,22 @@ outcome, success or failure, travels to the consumer as a ``BatchResult``. So th
 cancellations of the group are the ones the consumer starts itself (first failure, early exit)
 or that come from outside; this is what lets ``map`` be an async generator safely, provided the
 consumer finishes the loop or closes it (``async with client.map(...) as results``).
+
+Admission: a job starts only when ``AdaptiveLimit`` (``_aimd.py``) allows one more in flight.
+Every job in flight holds exactly one waiter (a status stream, or a poller when the server has
+none); inputs not yet started are not even read from the iterable. So 10,000 inputs at
+``concurrency=16`` mean at most 16 submissions, 16 status streams and 16 connections at a time.
+
+Rate limits: a submit refused with 429 (after the transport's own retries) means no job was
+created, so the input is put back: the limit halves, new submissions pause for ``Retry-After``,
+and the input is submitted again once a slot is free. Successes add the slots back one by one.
+
+Resumable runs (``manifest=``, see ``_manifest.py`` for the file format): every submission and
+every outcome is journalled. Jobs are then waited for without ``subscribe``'s cancel-on-give-up:
+when the map is interrupted from outside (Ctrl-C, a cancel scope, the consumer leaving early) the
+jobs in flight keep running on fal and a re-run re-attaches to them. Jobs the map gives up on
+deliberately (the first-failure policy, ``client_timeout``) are cancelled remotely and journalled
+as cancelled, so a re-run submits them afresh.
 """
 
 from __future__ import annotations
@@ -17,18 +33,23 @@ import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from os import PathLike
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 import anyio
 
 from ._aclosing import aclosing
+from ._aimd import AdaptiveLimit
+from ._errors import FalClientTimeoutError, RateLimitError
+from ._manifest import Entry, ManifestError, ManifestWriter, check_input, input_key
 from ._status import Completed, InProgress, Status
 
 if sys.version_info < (3, 11):  # pragma: no cover - depends on the interpreter
     from exceptiongroup import ExceptionGroup
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient
+    from ._client import AsyncClient, AsyncRequestHandle
 
 T = TypeVar("T")
 
@@ -64,7 +85,10 @@ class Progress:
     """Counts of a running ``map``, passed to ``on_progress``.
 
     ``queued`` and ``running`` are jobs in flight by their last known status; ``done`` and
-    ``failed`` are finished ones; ``total`` is known once the inputs are exhausted.
+    ``failed`` are finished ones (``done`` includes results taken from a manifest); ``total``
+    is known once the inputs are exhausted. ``limit`` is the current in-flight limit: below the
+    configured concurrency while backing off from rate limits; ``rate_limited`` counts the
+    submissions refused with 429 that were put back.
     """
 
     submitted: int
@@ -74,6 +98,8 @@ class Progress:
     failed: int
     total: Optional[int]
     elapsed: float
+    limit: int = 0
+    rate_limited: int = 0
 
     @property
     def finished(self) -> int:
@@ -92,6 +118,8 @@ class _Counters:
         self.submitted = self.queued = self.running = self.done = self.failed = 0
         self.total: Optional[int] = None
         self.state: dict[int, str] = {}
+        self.limit = 0
+        self.rate_limited = 0
 
     def move(self, index: int, state: str) -> None:
         old = self.state.get(index)
@@ -123,6 +151,8 @@ class _Counters:
             self.failed,
             self.total,
             time.monotonic() - self.started_at,
+            self.limit,
+            self.rate_limited,
         )
 
 
@@ -168,6 +198,18 @@ class MapResults(AsyncIterator[Any]):
         await self.aclose()
 
 
+# How often one input is put back after its submit was refused with 429 before the
+# RateLimitError is delivered as its outcome.
+MAX_RATE_LIMIT_REQUEUES = 25
+
+
+@dataclass(frozen=True)
+class _Fatal:
+    """A map-level error (a manifest that does not match): ends the whole map."""
+
+    error: Exception
+
+
 async def run_map(
     client: AsyncClient,
     application: str,
@@ -178,45 +220,154 @@ async def run_map(
     return_exceptions: bool,
     on_progress: Optional[Callable[[Progress], Any]],
     subscribe_options: Mapping[str, Any],
+    manifest: Union[str, PathLike[str], None] = None,
 ) -> AsyncIterator[Any]:
     """The body of ``AsyncClient.map`` (see there)."""
     counters = _Counters()
+    limit = AdaptiveLimit(concurrency)
+    counters.limit = limit.limit
     # Unbounded is safe: at most ``window`` results exist at once (see below).
-    send, receive = anyio.create_memory_object_stream[Union[BatchResult, int]](math.inf)
-    slots = anyio.Semaphore(concurrency)
+    send, receive = anyio.create_memory_object_stream[Union[BatchResult, int, _Fatal]](math.inf)
     # In ordered mode a slow head job must not let finished results pile up without bound.
     window = anyio.Semaphore(max(2 * concurrency, 64))
     progress_dirty = False
+    in_flight = 0
+    slot_freed = anyio.Event()
+    # Set before the map cancels its own jobs on purpose (first failure): those are cancelled
+    # remotely even when a manifest would otherwise leave them running for a re-run.
+    failing = False
+    writer = ManifestWriter(manifest) if manifest is not None else None
+    entries: dict[int, Entry] = {}
+    options = dict(subscribe_options)
+    client_timeout: Optional[float] = options.pop("client_timeout", None)
+    if client_timeout is not None and options.get("start_timeout") is None and client_timeout > 1:
+        options["start_timeout"] = client_timeout  # as subscribe does
 
     def mark(index: int, state: str) -> None:
         nonlocal progress_dirty
         counters.move(index, state)
         progress_dirty = True
 
-    async def worker(index: int, arguments: Any) -> None:
+    # --- admission: the adaptive in-flight limit ------------------------------------------
+    async def acquire_slot() -> int:
+        """Wait until one more job may start; returns the limit's epoch at admission."""
+        nonlocal in_flight
+        while True:
+            now = anyio.current_time()
+            if limit.may_start(in_flight, now):
+                in_flight += 1
+                return limit.epoch
+            pause = limit.wait_time(now)
+            if pause > 0:
+                await anyio.sleep(pause)
+            else:
+                await slot_freed.wait()
+
+    def release_slot() -> None:
+        nonlocal in_flight, slot_freed
+        in_flight -= 1
+        slot_freed.set()
+        slot_freed = anyio.Event()
+
+    # --- one job ---------------------------------------------------------------------------
+    def record(event: str, index: int, key: str, request_id: Optional[str], **extra: Any) -> Any:
+        assert writer is not None
+        return writer.write(
+            {"event": event, "index": index, "key": key, "request_id": request_id, **extra}
+        )
+
+    def updated(index: int, status: Status) -> None:
+        if isinstance(status, (InProgress, Completed)):
+            mark(index, "running")
+
+    async def wait_detached(
+        handle: AsyncRequestHandle, index: int, key: str, scope: Optional[anyio.CancelScope]
+    ) -> Any:
+        """Wait for a journalled job; cancel it remotely only when giving up on purpose."""
+        completed: Optional[Completed] = None
+        try:
+            async with aclosing(handle.iter_events()) as statuses:
+                async for status in statuses:
+                    updated(index, status)
+                    if isinstance(status, Completed):
+                        completed = status
+            assert completed is not None
+            return await handle._fetch_result(completed)
+        except BaseException:
+            deliberate = failing or (scope is not None and scope.cancel_called)
+            if completed is None and deliberate:
+                await handle._cancel_on_give_up()
+                with anyio.CancelScope(shield=True):
+                    await record("cancelled", index, key, handle.request_id)
+            raise
+
+    async def run_journalled(
+        index: int, arguments: Any, key: str, entry: Optional[Entry], on_id: Callable[[str], None]
+    ) -> Any:
+        if entry is not None and entry.request_id and not entry.resubmit:
+            # Submitted by an earlier run: re-attach, never submit again.
+            handle = client.get_handle(application, entry.request_id)
+            on_id(handle.request_id)
+        else:
+            handle = await client.submit(application, arguments, **options)
+            on_id(handle.request_id)
+            # Durable before we wait, so a crash from here on re-attaches instead of resubmitting.
+            await record("submitted", index, key, handle.request_id)
+        if client_timeout is None:
+            return await wait_detached(handle, index, key, None)
+        with anyio.move_on_after(client_timeout) as scope:
+            return await wait_detached(handle, index, key, scope)
+        raise FalClientTimeoutError(
+            client_timeout,
+            handle.request_id,
+            app=application,
+            message=f"no result within client_timeout={client_timeout:g}s; the job was cancelled",
+        )
+
+    async def worker(
+        index: int, arguments: Any, key: str, entry: Optional[Entry], epoch: int
+    ) -> None:
         request_id: Optional[str] = None
         started = time.monotonic()
+        holding = True
 
         def enqueued(rid: str) -> None:
             nonlocal request_id
             request_id = rid
             counters.submitted += 1
+            limit.on_success()
+            counters.limit = limit.limit
             mark(index, "queued")
 
-        def updated(status: Status) -> None:
-            if isinstance(status, InProgress):
-                mark(index, "running")
-            elif isinstance(status, Completed):
-                mark(index, "running")
-
         try:
-            result = await client.subscribe(
-                application,
-                arguments,
-                on_enqueue=enqueued,
-                on_queue_update=updated if on_progress else None,
-                **subscribe_options,
-            )
+            requeues = 0
+            while True:
+                try:
+                    if writer is not None:
+                        result = await run_journalled(index, arguments, key, entry, enqueued)
+                    else:
+                        result = await client.subscribe(
+                            application,
+                            arguments,
+                            on_enqueue=enqueued,
+                            on_queue_update=partial(updated, index) if on_progress else None,
+                            client_timeout=client_timeout,
+                            **options,
+                        )
+                    break
+                except RateLimitError as exc:
+                    # No request id: the submit itself was refused, so no job exists and
+                    # putting the input back cannot create a second one.
+                    if request_id is not None or requeues >= MAX_RATE_LIMIT_REQUEUES:
+                        raise
+                    requeues += 1
+                    limit.on_rate_limited(epoch, anyio.current_time(), exc.retry_after)
+                    counters.limit = limit.limit
+                    counters.rate_limited += 1
+                    holding = False
+                    release_slot()
+                    epoch = await acquire_slot()
+                    holding = True
             outcome = BatchResult(
                 index,
                 arguments,
@@ -224,6 +375,8 @@ async def run_map(
                 request_id=request_id,
                 latency=time.monotonic() - started,
             )
+            if writer is not None:
+                await record("done", index, key, request_id, result=result, latency=outcome.latency)
             mark(index, "done")
         except Exception as exc:
             outcome = BatchResult(
@@ -233,20 +386,65 @@ async def run_map(
                 request_id=request_id,
                 latency=time.monotonic() - started,
             )
+            if writer is not None:
+                with anyio.CancelScope(shield=True):
+                    await record(
+                        "failed",
+                        index,
+                        key,
+                        request_id,
+                        error=str(exc),
+                        error_type=type(exc).__name__,
+                        status_code=getattr(exc, "status_code", None),
+                    )
             mark(index, "failed")
         finally:
-            slots.release()
+            if holding:
+                release_slot()
         send.send_nowait(outcome)
 
+    # --- the feeder: reads inputs lazily, starts a worker per admitted input ---------------
     async def feeder(task_group: anyio.abc.TaskGroup) -> None:
         count = 0
         try:
             async with aclosing(_aiter(inputs)) as source:
                 async for arguments in source:
+                    key = ""
+                    entry = None
+                    if writer is not None:
+                        try:
+                            key = input_key(arguments)
+                        except TypeError:
+                            key = "unserializable"  # the submit reports it as this input's error
+                        entry = entries.get(count)
+                        check_input(entry, count, key, source=str(writer.path))
                     await window.acquire()
-                    await slots.acquire()
-                    task_group.start_soon(worker, count, arguments)
+                    if entry is not None and entry.done:
+                        # Finished in an earlier run: delivered from the manifest, no request.
+                        mark(count, "done")
+                        send.send_nowait(
+                            BatchResult(
+                                count,
+                                arguments,
+                                result=entry.result,
+                                request_id=entry.request_id,
+                                latency=entry.latency,
+                            )
+                        )
+                    else:
+                        epoch = await acquire_slot()
+                        task_group.start_soon(worker, count, arguments, key, entry, epoch)
                     count += 1
+            extra = [i for i in entries if i >= count]
+            if extra:
+                assert writer is not None
+                raise ManifestError(
+                    f"{writer.path} records {max(extra) + 1} or more inputs but only {count} "
+                    "were given: the inputs changed since that run"
+                )
+        except ManifestError as exc:
+            send.send_nowait(_Fatal(exc))
+            return
         except Exception as exc:
             send.send_nowait(BatchResult(count, None, error=exc))
             count += 1
@@ -262,48 +460,65 @@ async def run_map(
                 await value
 
     failure: Optional[Exception] = None
+    fatal: Optional[Exception] = None
     # Closed after the task group, i.e. after every worker has finished sending.
     closed_early = False
     with send, receive:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(feeder, tg)
-            total: Optional[int] = None
-            received = 0
-            next_index = 0
-            held: dict[int, BatchResult] = {}
-            while total is None or received < total:
-                message = await receive.receive()
-                if isinstance(message, int):
-                    total = -message - 1
-                    continue
-                received += 1
-                await report()
-                if message.error is not None and not return_exceptions:
-                    failure = message.error
-                    tg.cancel_scope.cancel()
-                    break
-                ready: list[Any] = []
-                if ordered:
-                    held[message.index] = message
-                    while next_index in held:
-                        item = held.pop(next_index)
-                        next_index += 1
-                        ready.append(item.error if item.error is not None else item.result)
-                else:
-                    ready.append(message)
-                for value in ready:
-                    window.release()
-                    try:
-                        yield value
-                    except GeneratorExit:
-                        # The consumer closed us: leave the task group normally (a
-                        # GeneratorExit inside it would come out wrapped in a group).
-                        closed_early = True
+        if writer is not None:
+            state = await writer.open(
+                app=application, path=str(subscribe_options.get("path") or "")
+            )
+            entries = state.entries
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(feeder, tg)
+                total: Optional[int] = None
+                received = 0
+                next_index = 0
+                held: dict[int, BatchResult] = {}
+                while total is None or received < total:
+                    message = await receive.receive()
+                    if isinstance(message, int):
+                        total = -message - 1
+                        continue
+                    if isinstance(message, _Fatal):
+                        fatal = message.error
+                        tg.cancel_scope.cancel()
                         break
-                if closed_early:
-                    tg.cancel_scope.cancel()
-                    break
-            if not closed_early:
-                await report()
+                    received += 1
+                    await report()
+                    if message.error is not None and not return_exceptions:
+                        failure = message.error
+                        failing = True
+                        tg.cancel_scope.cancel()
+                        break
+                    ready: list[Any] = []
+                    if ordered:
+                        held[message.index] = message
+                        while next_index in held:
+                            item = held.pop(next_index)
+                            next_index += 1
+                            ready.append(item.error if item.error is not None else item.result)
+                    else:
+                        ready.append(message)
+                    for value in ready:
+                        window.release()
+                        try:
+                            yield value
+                        except GeneratorExit:
+                            # The consumer closed us: leave the task group normally (a
+                            # GeneratorExit inside it would come out wrapped in a group).
+                            closed_early = True
+                            break
+                    if closed_early:
+                        tg.cancel_scope.cancel()
+                        break
+                if not closed_early and fatal is None:
+                    await report()
+        finally:
+            if writer is not None:
+                await writer.aclose()
+    if fatal is not None:
+        raise fatal
     if failure is not None:
         raise ExceptionGroup(f"a job of the map over {application} failed", [failure])

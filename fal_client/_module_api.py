@@ -599,6 +599,7 @@ def map(
     headers: Optional[Mapping[str, str]] = None,
     start_timeout: Optional[float] = None,
     client_timeout: Optional[float] = None,
+    manifest: Union[str, PathLike[str], None] = None,
 ) -> Iterator[Any]:
     """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -610,6 +611,25 @@ def map(
     ``ExceptionGroup``; ``return_exceptions=True`` delivers errors in place of results and
     keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
     ``client_timeout`` applies per job.
+
+    Rate limits: a submit refused with 429 (after the client's own retries) is put back,
+    and the in-flight limit backs off (halves, honours ``Retry-After``, then grows by one
+    per success up to ``concurrency``). Only jobs in flight are waited on, one status
+    stream each, so any number of inputs uses at most ``concurrency`` connections.
+
+    Args:
+        manifest: a path for a resumable run. Each input's request id is journalled (JSONL,
+            fsync'd) as soon as it is submitted, and its result when done. Running again
+            with the same manifest and the same inputs never submits an input twice: jobs
+            already submitted are re-attached to, finished ones are delivered from the file
+            without a request. With a manifest, jobs in flight when the map is interrupted
+            (Ctrl-C, cancellation, leaving the loop early) keep running on fal for the next
+            run to collect. See ``docs/batch.md`` for the file format.
+
+    Raises:
+        ExceptionGroup: the first failure, unless ``return_exceptions``.
+        ValueError: ``ManifestError`` when the manifest was written for another app or for
+            other inputs (raised when the mismatch is read, before that input is sent).
 
     Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
     """
@@ -626,6 +646,7 @@ def map(
         headers=headers,
         start_timeout=start_timeout,
         client_timeout=client_timeout,
+        manifest=manifest,
     )
 
 
@@ -643,6 +664,7 @@ def map_async(
     headers: Optional[Mapping[str, str]] = None,
     start_timeout: Optional[float] = None,
     client_timeout: Optional[float] = None,
+    manifest: Union[str, PathLike[str], None] = None,
 ) -> MapResults:
     """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -654,6 +676,25 @@ def map_async(
     ``ExceptionGroup``; ``return_exceptions=True`` delivers errors in place of results and
     keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
     ``client_timeout`` applies per job.
+
+    Rate limits: a submit refused with 429 (after the client's own retries) is put back,
+    and the in-flight limit backs off (halves, honours ``Retry-After``, then grows by one
+    per success up to ``concurrency``). Only jobs in flight are waited on, one status
+    stream each, so any number of inputs uses at most ``concurrency`` connections.
+
+    Args:
+        manifest: a path for a resumable run. Each input's request id is journalled (JSONL,
+            fsync'd) as soon as it is submitted, and its result when done. Running again
+            with the same manifest and the same inputs never submits an input twice: jobs
+            already submitted are re-attached to, finished ones are delivered from the file
+            without a request. With a manifest, jobs in flight when the map is interrupted
+            (Ctrl-C, cancellation, leaving the loop early) keep running on fal for the next
+            run to collect. See ``docs/batch.md`` for the file format.
+
+    Raises:
+        ExceptionGroup: the first failure, unless ``return_exceptions``.
+        ValueError: ``ManifestError`` when the manifest was written for another app or for
+            other inputs (raised when the mismatch is read, before that input is sent).
 
     Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
     """
@@ -670,4 +711,5 @@ def map_async(
         headers=headers,
         start_timeout=start_timeout,
         client_timeout=client_timeout,
+        manifest=manifest,
     )
