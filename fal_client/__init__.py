@@ -38,6 +38,8 @@ from ._module_api import (
     get_handle_async,
     map,
     map_async,
+    realtime,
+    realtime_async,
     result,
     result_async,
     run,
@@ -56,7 +58,10 @@ from ._module_api import (
     upload_file_async,
     upload_image,
     upload_image_async,
+    ws_connect,
+    ws_connect_async,
 )
+from ._realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeError
 from ._retry import RetryPolicy
 from ._status import Completed, InProgress, Queued, Status
 from ._sync import SyncClient, SyncRequestHandle
@@ -66,6 +71,7 @@ __all__ = [
     "AnyJSON",
     "AppId",
     "AsyncClient",
+    "AsyncRealtimeConnection",
     "AsyncRequestHandle",
     "AuthenticationError",
     "BatchResult",
@@ -85,6 +91,8 @@ __all__ = [
     "Progress",
     "Queued",
     "RateLimitError",
+    "RealtimeConnection",
+    "RealtimeError",
     "RetryPolicy",
     "ServerError",
     "StartTimeoutError",
@@ -108,6 +116,8 @@ __all__ = [
     "map",
     "map_async",
     "parse_app_id",
+    "realtime",
+    "realtime_async",
     "result",
     "result_async",
     "run",
@@ -126,4 +136,6 @@ __all__ = [
     "upload_file_async",
     "upload_image",
     "upload_image_async",
+    "ws_connect",
+    "ws_connect_async",
 ]

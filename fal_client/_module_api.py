@@ -13,6 +13,12 @@ from typing import Any, Callable, Optional, Union
 from ._batch import MapResults, Progress
 from ._client import AnyJSON, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
 from ._defaults import default_async_client, default_sync_client
+from ._realtime import (
+    AsyncRealtimeConnection,
+    AsyncWebSocketConnection,
+    RealtimeConnection,
+    WebSocketConnection,
+)
 from ._status import Status
 from ._sync import SyncRequestHandle
 from ._upload import Lifecycle
@@ -26,6 +32,8 @@ __all__ = [
     "get_handle_async",
     "map",
     "map_async",
+    "realtime",
+    "realtime_async",
     "result",
     "result_async",
     "run",
@@ -44,6 +52,8 @@ __all__ = [
     "upload_file_async",
     "upload_image",
     "upload_image_async",
+    "ws_connect",
+    "ws_connect_async",
 ]
 
 
@@ -712,4 +722,131 @@ def map_async(
         start_timeout=start_timeout,
         client_timeout=client_timeout,
         manifest=manifest,
+    )
+
+
+def realtime(
+    application: str,
+    *,
+    use_jwt: bool = True,
+    path: str = "/realtime",
+    max_buffering: Optional[int] = None,
+    token_expiration: int = 120,
+    encode_message: Optional[Callable[[Any], Union[bytes, str]]] = None,
+    decode_message: Optional[Callable[[bytes], Any]] = None,
+) -> RealtimeConnection:
+    """A realtime (websocket) session with an app; connect it with ``with``.
+
+    The sync face of ``AsyncClient.realtime`` (same arguments and errors): the session runs
+    in the client's event-loop thread, each ``send``/``recv`` is one call into it, and
+    Ctrl-C in a ``recv()`` cancels it there and closes the connection as the block exits.
+
+    Example::
+
+        with client.realtime("fal-ai/fast-lcm-diffusion") as conn:
+            conn.send({"prompt": "a cat"})
+            image = conn.recv()
+    """
+    return default_sync_client().realtime(
+        application,
+        use_jwt=use_jwt,
+        path=path,
+        max_buffering=max_buffering,
+        token_expiration=token_expiration,
+        encode_message=encode_message,
+        decode_message=decode_message,
+    )
+
+
+def realtime_async(
+    application: str,
+    *,
+    use_jwt: bool = True,
+    path: str = "/realtime",
+    max_buffering: Optional[int] = None,
+    token_expiration: int = 120,
+    encode_message: Optional[Callable[[Any], Union[bytes, str]]] = None,
+    decode_message: Optional[Callable[[bytes], Any]] = None,
+) -> AsyncRealtimeConnection:
+    """A realtime (websocket) session with an app; connect it with ``async with``.
+
+    The arguments are checked at once, before anything is sent. Entering the block fetches a
+    short-lived token (``POST {rest}/tokens/``, scoped to the app) and opens
+    ``wss://<run host>/<app>/realtime?fal_jwt_token=...``; leaving it closes the socket.
+
+    Args:
+        application: the app id, e.g. ``"fal-ai/fast-lcm-diffusion"``.
+        use_jwt: authenticate with a short-lived token in the URL; ``False`` sends the API
+            key in the handshake's ``Authorization`` header instead.
+        path: the app's realtime path, appended once (not again when the id ends with it).
+        max_buffering: how many unprocessed inputs fal keeps (the newest win), 1 to 60.
+        token_expiration: the token's lifetime in seconds.
+        encode_message: turns an input into ``bytes`` (binary frame) or ``str`` (text
+            frame); default msgpack.
+        decode_message: turns a binary frame into a result; default msgpack.
+
+    Returns:
+        An ``AsyncRealtimeConnection`` with ``send``, ``recv``, ``async for`` and ``close``.
+
+    Raises:
+        ValueError: ``max_buffering`` outside 1..60, a bad id, path or expiration.
+        AuthenticationError: (on entering) the key or token was refused.
+        RealtimeError: (while receiving) an error frame, or an abnormal close.
+
+    Example::
+
+        async with client.realtime("fal-ai/fast-lcm-diffusion", max_buffering=2) as conn:
+            await conn.send({"prompt": "a cat"})
+            image = await conn.recv()
+    """
+    return default_async_client().realtime(
+        application,
+        use_jwt=use_jwt,
+        path=path,
+        max_buffering=max_buffering,
+        token_expiration=token_expiration,
+        encode_message=encode_message,
+        decode_message=decode_message,
+    )
+
+
+def ws_connect(
+    application: str,
+    *,
+    use_jwt: bool = True,
+    path: str = "",
+    max_buffering: Optional[int] = None,
+    token_expiration: int = 120,
+) -> WebSocketConnection:
+    """A raw websocket to an app, for sync code; connect with ``with``. See
+    ``AsyncClient.ws_connect``.
+    """
+    return default_sync_client().ws_connect(
+        application,
+        use_jwt=use_jwt,
+        path=path,
+        max_buffering=max_buffering,
+        token_expiration=token_expiration,
+    )
+
+
+def ws_connect_async(
+    application: str,
+    *,
+    use_jwt: bool = True,
+    path: str = "",
+    max_buffering: Optional[int] = None,
+    token_expiration: int = 120,
+) -> AsyncWebSocketConnection:
+    """A raw websocket to an app (no msgpack, no fal frames); connect with ``async with``.
+
+    Same authentication and URL as ``realtime`` except that ``path`` defaults to none:
+    ``recv()`` returns each message as ``bytes`` or ``str`` (``None`` after a clean close).
+    """
+    return default_async_client().ws_connect(
+        application,
+        use_jwt=use_jwt,
+        path=path,
+        max_buffering=max_buffering,
+        token_expiration=token_expiration,
     )

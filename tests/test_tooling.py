@@ -45,6 +45,7 @@ def test_public_names_are_pinned() -> None:
             "AnyJSON",
             "AppId",
             "AsyncClient",
+            "AsyncRealtimeConnection",
             "AsyncRequestHandle",
             "AuthenticationError",
             "BatchResult",
@@ -64,6 +65,8 @@ def test_public_names_are_pinned() -> None:
             "Progress",
             "Queued",
             "RateLimitError",
+            "RealtimeConnection",
+            "RealtimeError",
             "RetryPolicy",
             "ServerError",
             "StartTimeoutError",
@@ -87,6 +90,8 @@ def test_public_names_are_pinned() -> None:
             "map",
             "map_async",
             "parse_app_id",
+            "realtime",
+            "realtime_async",
             "result",
             "result_async",
             "run",
@@ -105,6 +110,8 @@ def test_public_names_are_pinned() -> None:
             "upload_file_async",
             "upload_image",
             "upload_image_async",
+            "ws_connect",
+            "ws_connect_async",
         ]
     )
     for name in fal_client.__all__:

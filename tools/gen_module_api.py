@@ -32,6 +32,8 @@ OPERATIONS = [
     "upload_image",
     "download",
     "map",
+    "realtime",
+    "ws_connect",
 ]
 
 HEADER = '''"""Module-level shortcuts bound to the default clients.
@@ -49,6 +51,12 @@ from typing import Any, Callable, Optional, Union
 from ._batch import MapResults, Progress
 from ._client import AnyJSON, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
 from ._defaults import default_async_client, default_sync_client
+from ._realtime import (
+    AsyncRealtimeConnection,
+    AsyncWebSocketConnection,
+    RealtimeConnection,
+    WebSocketConnection,
+)
 from ._status import Status
 from ._sync import SyncRequestHandle
 from ._upload import Lifecycle
