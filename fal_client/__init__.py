@@ -7,6 +7,7 @@ under asyncio and trio, with a sync API driven through a blocking portal.
     result = fal_client.subscribe("fal-ai/fast-sdxl", {"prompt": "a cat"})
 """
 
+from ._app_context import set_get_current_app
 from ._auth import fetch_credentials
 from ._batch import BatchResult, MapResults, Progress
 from ._client import AnyJSON, AsyncClient, AsyncRequestHandle, Priority
@@ -65,7 +66,7 @@ from ._realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeErro
 from ._retry import RetryPolicy
 from ._status import Completed, InProgress, Queued, Status
 from ._sync import SyncClient, SyncRequestHandle
-from ._version import __version__
+from ._version import __version__, version_tuple
 
 __all__ = [
     "AnyJSON",
@@ -122,6 +123,7 @@ __all__ = [
     "result_async",
     "run",
     "run_async",
+    "set_get_current_app",
     "status",
     "status_async",
     "stream",
@@ -136,6 +138,7 @@ __all__ = [
     "upload_file_async",
     "upload_image",
     "upload_image_async",
+    "version_tuple",
     "ws_connect",
     "ws_connect_async",
 ]

@@ -24,6 +24,7 @@ from typing import Any, Callable, Literal, Optional, Union
 import anyio
 import anyio.lowlevel
 
+from . import _app_context
 from . import _validate as check
 from ._aclosing import aclosing
 from ._auth import Credentials, resolve_credentials
@@ -462,6 +463,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
                 read_timeout=deadline,
                 app=app.full,
             )
+            _app_context.absorb_response_headers(response.headers)
             return _decode_json(  # type: ignore[no-any-return]
                 response, app=app.full, request_id=response.headers.get("x-fal-request-id")
             )
@@ -600,6 +602,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
                 headers=request_headers,
                 app=app.full,
             )
+        _app_context.absorb_response_headers(response.headers)
         data = _decode_json(response, app=app.full, request_id=None)
         request_id = data.get("request_id") if isinstance(data, dict) else None
         if not isinstance(request_id, str):
@@ -717,6 +720,8 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         priority: Optional[str] = None,
     ) -> dict[str, str]:
         out = check.header_map("headers", headers)
+        if _app_context._get_current_app is not None:
+            out.update(_app_context.app_context_headers())
         if check.optional_str("hint", hint) is not None:
             out["X-Fal-Runner-Hint"] = hint  # type: ignore[assignment]
         timeout = check.start_timeout(start_timeout)

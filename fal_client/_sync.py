@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any, Callable, Optional
 
+from . import _app_context
 from ._batch_api import SyncBatchAPI
 from ._client import (
     DEFAULT_POLL_INTERVAL,
@@ -28,12 +29,27 @@ from ._retry import RetryPolicy
 from ._status import Status
 
 
+def _caller_headers(headers: Optional[Mapping[str, str]]) -> Optional[Mapping[str, str]]:
+    # The fal app context lives on the caller's thread, not the loop thread: read it here.
+    if _app_context._get_current_app is None:
+        return headers
+    forwarded = _app_context.app_context_headers()
+    return {**(headers or {}), **forwarded} if forwarded else headers
+
+
 class SyncRequestHandle:
     """A queued fal request, for sync code. See ``AsyncRequestHandle`` for the semantics."""
 
     def __init__(self, handle: AsyncRequestHandle, portal: Portal):
         self._handle = handle
         self._portal = portal
+
+    @classmethod
+    def from_request_id(
+        cls, client: SyncClient, application: str, request_id: str
+    ) -> SyncRequestHandle:
+        """Re-attach to an existing request of ``application`` by its id."""
+        return client.get_handle(application, request_id)
 
     @property
     def request_id(self) -> str:
@@ -172,7 +188,7 @@ class SyncClient(SyncFilesAPI, SyncBatchAPI, SyncRealtimeAPI):
                 timeout=timeout,
                 start_timeout=start_timeout,
                 hint=hint,
-                headers=headers,
+                headers=_caller_headers(headers),
             )
         )
 
@@ -186,7 +202,7 @@ class SyncClient(SyncFilesAPI, SyncBatchAPI, SyncRealtimeAPI):
         headers: Optional[Mapping[str, str]] = None,
     ) -> Iterator[AnyJSON]:
         events = self._async.stream(
-            application, arguments, path=path, timeout=timeout, headers=headers
+            application, arguments, path=path, timeout=timeout, headers=_caller_headers(headers)
         )
         return self._portal.iterate(lambda: events)
 
@@ -211,7 +227,7 @@ class SyncClient(SyncFilesAPI, SyncBatchAPI, SyncRealtimeAPI):
                 hint=hint,
                 webhook_url=webhook_url,
                 priority=priority,
-                headers=headers,
+                headers=_caller_headers(headers),
                 start_timeout=start_timeout,
             )
         )
@@ -246,7 +262,7 @@ class SyncClient(SyncFilesAPI, SyncBatchAPI, SyncRealtimeAPI):
                 on_enqueue=partial(relay, on_enqueue) if on_enqueue else None,
                 on_queue_update=partial(relay, on_queue_update) if on_queue_update else None,
                 priority=priority,
-                headers=headers,
+                headers=_caller_headers(headers),
                 start_timeout=start_timeout,
                 client_timeout=client_timeout,
                 webhook_url=webhook_url,

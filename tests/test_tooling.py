@@ -96,6 +96,7 @@ def test_public_names_are_pinned() -> None:
             "result_async",
             "run",
             "run_async",
+            "set_get_current_app",
             "status",
             "status_async",
             "stream",
@@ -110,6 +111,7 @@ def test_public_names_are_pinned() -> None:
             "upload_file_async",
             "upload_image",
             "upload_image_async",
+            "version_tuple",
             "ws_connect",
             "ws_connect_async",
         ]

@@ -120,3 +120,25 @@ def test_debug_logs_name_requests_and_never_the_key(
     text = caplog.text
     assert "POST" in text and "/test/echo -> 200" in text and "request id" in text
     assert emu.env["FAL_KEY"] not in text
+
+
+def test_headers_of_the_current_fal_app_request_are_forwarded(mode: Any, emu: Emulator) -> None:
+    class Request:
+        def __init__(self) -> None:
+            self.headers = {"x-fal-cdn-token": "cdn-1", "x-app-fal-can-disable-filter": "yes"}
+
+    class App:
+        current_request = Request()
+
+    fal_client.set_get_current_app(lambda: App())
+    try:
+        mode.call("run", "test/echo", {})
+    finally:
+        fal_client._app_context._get_current_app = None
+    (record,) = [r for r in emu.requests() if r.path.endswith("/test/echo")]
+    assert record.headers["x-fal-cdn-token"] == "cdn-1"
+    assert record.headers["x-app-fal-can-disable-filter"] == "yes"
+
+
+def test_version_tuple_matches_the_version() -> None:
+    assert ".".join(map(str, fal_client.version_tuple)) == fal_client.__version__
