@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 from urllib.parse import unquote, urlsplit
 
 import anyio
@@ -68,3 +69,106 @@ async def download(
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+
+
+def file_urls(result: Any) -> list[str]:
+    """Every file URL in a result, in order, without repeats.
+
+    A file is fal's ``File`` shape: a dict whose ``"url"`` is an absolute http(s) URL, found
+    at any depth in dicts and lists (``{"images": [{"url": ...}]}``, ``{"video": {"url": ...}}``).
+    """
+    found: dict[str, None] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            url = value.get("url")
+            if isinstance(url, str) and urlsplit(url).scheme in ("http", "https"):
+                found.setdefault(url)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(result)
+    return list(found)
+
+
+def unique_names(urls: list[str]) -> dict[str, str]:
+    """A distinct local file name per URL (``image.png``, ``image-1.png``, ...)."""
+    taken: set[str] = set()
+    names: dict[str, str] = {}
+    for url in urls:
+        name = file_name_from_url(url)
+        stem, dot, extension = name.rpartition(".")
+        if not dot or not stem:
+            stem, extension = name, ""
+        candidate, n = name, 0
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{stem}-{n}.{extension}" if extension else f"{stem}-{n}"
+        taken.add(candidate.lower())
+        names[url] = candidate
+    return names
+
+
+async def download_all(
+    transport: Transport,
+    result: Any,
+    directory: Union[str, os.PathLike[str]],
+    *,
+    overwrite: bool,
+    max_concurrency: int,
+) -> dict[str, Path]:
+    """Download every file URL of ``result`` into ``directory``, ``max_concurrency`` at a time.
+
+    Returns ``{url: path}`` in the order the URLs appear. On the first failure the others are
+    cancelled and that error is raised; files finished before it stay, none is left partial.
+    """
+    if (
+        not isinstance(max_concurrency, int)
+        or isinstance(max_concurrency, bool)
+        or max_concurrency < 1
+    ):
+        raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a str or os.PathLike, got {type(directory).__name__}")
+    folder = Path(directory)
+    urls = file_urls(result)
+    names = unique_names(urls)
+
+    def prepare() -> None:
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"not a directory: {str(folder)!r}")
+        folder.mkdir(parents=True, exist_ok=True)
+        if not overwrite:
+            for name in names.values():
+                if (folder / name).exists():
+                    raise FileExistsError(
+                        f"{str(folder / name)!r} exists; pass overwrite=True to replace it"
+                    )
+
+    await anyio.to_thread.run_sync(prepare)
+    paths: dict[str, Path] = {}
+    failure: Optional[BaseException] = None
+    limiter = anyio.CapacityLimiter(max_concurrency)
+
+    async def fetch(url: str, scope: anyio.CancelScope) -> None:
+        nonlocal failure
+        try:
+            async with limiter:
+                paths[url] = await download(
+                    transport, url, folder / names[url], overwrite=overwrite
+                )
+        except Exception as exc:
+            # First error wins and stops the rest; raised bare after the group, not wrapped.
+            if failure is None:
+                failure = exc
+            scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        for url in urls:
+            group.start_soon(fetch, url, group.cancel_scope)
+    if failure is not None:
+        raise failure
+    return {url: paths[url] for url in urls}

@@ -1,27 +1,97 @@
-"""File operations of the clients: upload, upload_file, upload_image, download.
+"""File operations of the clients: upload, upload_file, upload_image, download, download_files.
 
 Mixins of ``AsyncClient`` (the engine) and ``SyncClient`` (the same through the portal), kept
-in their own module so the files work has one home.
+in their own module so the files work has one home. Every argument is checked before anything
+is sent; the checks live in ``_prepare_*`` so both clients share them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Iterable
 from functools import partial
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 import anyio
 
 from . import _validate as check
-from ._download import download
-from ._encoding import guess_content_type, image_bytes, read_file_checked
-from ._upload import CDNTokenCache, Lifecycle, lifecycle_headers, upload_bytes
+from ._download import download, download_all
+from ._encoding import check_content_type, guess_content_type, image_bytes, read_file_checked
+from ._lifecycle import UploadOptions, lifecycle_payload, normalize_repositories
+from ._upload import CDNTokenCache, Lifecycle, UploadRequest, bytes_request, upload
+from ._upload_source import FileSource, ProgressCallback
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
     from ._portal import Portal
     from ._transport import Transport
+
+T = TypeVar("T")
+
+DEFAULT_UPLOAD_OPTIONS = UploadOptions()
+
+
+def _options(
+    base: UploadOptions,
+    multipart_threshold: Optional[int],
+    chunk_size: Optional[int],
+    max_concurrency: Optional[int],
+) -> UploadOptions:
+    if not isinstance(base, UploadOptions):
+        raise TypeError(f"upload_options must be an UploadOptions, got {type(base).__name__}")
+    return base.override(multipart_threshold, chunk_size, max_concurrency)
+
+
+def _check_progress(progress: Any) -> None:
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable(sent, total), got {progress!r}")
+
+
+def _prepare_bytes(
+    data: Any,
+    content_type: Any,
+    file_name: Any,
+    repository: Any,
+    fallback_repository: Any,
+    lifecycle: Any,
+    options: UploadOptions,
+) -> UploadRequest:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
+    return bytes_request(
+        data,
+        check_content_type(content_type),
+        check.optional_str("file_name", file_name),
+        repositories=normalize_repositories(repository, fallback_repository),
+        lifecycle=lifecycle,
+        options=options,
+    )
+
+
+def _prepare_file(
+    path: Any,
+    content_type: Any,
+    file_name: Any,
+    repository: Any,
+    fallback_repository: Any,
+    lifecycle: Any,
+    options: UploadOptions,
+) -> UploadRequest:
+    checked = read_file_checked(path)
+    size = checked.stat().st_size
+    return UploadRequest(
+        FileSource(checked, size),
+        check_content_type(content_type)
+        if content_type is not None
+        else guess_content_type(checked),
+        check.optional_str("file_name", file_name) or checked.name,
+        normalize_repositories(repository, fallback_repository),
+        lifecycle_payload(lifecycle),
+        options,
+    )
 
 
 class AsyncFilesAPI:
@@ -29,6 +99,8 @@ class AsyncFilesAPI:
 
     _transport: Transport
     _cdn_tokens: CDNTokenCache
+    #: How uploads are cut into parts; assign an ``UploadOptions`` to change it for this client.
+    upload_options: UploadOptions = DEFAULT_UPLOAD_OPTIONS
 
     async def upload(
         self,
@@ -36,46 +108,124 @@ class AsyncFilesAPI:
         content_type: str,
         file_name: Optional[str] = None,
         *,
+        repository: Optional[str] = None,
+        fallback_repository: Union[str, Iterable[str], None] = None,
         lifecycle: Optional[Lifecycle] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
+        multipart_threshold: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        max_concurrency: Optional[int] = None,
     ) -> str:
         """Upload bytes (or a str, as UTF-8) to fal's storage and return their URL.
+
+        Bodies larger than the multipart threshold (100 MiB unless ``upload_options`` say
+        otherwise) go in parts, ``max_concurrency`` at a time, each retried on its own.
 
         Args:
             data: the content.
             content_type: its MIME type, e.g. ``"image/png"``.
             file_name: a name for the stored object.
-            lifecycle: fal's object lifecycle, e.g. ``{"expiration_duration_seconds": 3600}``.
+            repository: ``"fal_v3"`` (fal's CDN, the default; ``"cdn"`` is a deprecated alias)
+                or ``"fal"`` (the REST-initiated signed upload).
+            fallback_repository: tried in order if ``repository`` fails (default ``["fal"]``).
+            lifecycle: a ``StorageSettings`` (expiry, initial ACL), or fal's raw JSON such as
+                ``{"expiration_duration_seconds": 3600}``.
+            progress: called as ``progress(bytes_sent, total)`` (sync or async), first with 0,
+                never decreasing, last with ``total``.
+            multipart_threshold, chunk_size, max_concurrency: override ``upload_options``.
+
+        Returns:
+            The URL of the stored file.
+
+        Raises:
+            TypeError, ValueError: bad arguments, before anything is sent.
+            FalClientError: every repository failed (the last error, chained to the earlier).
         """
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
-        if not isinstance(content_type, str) or "/" not in content_type:
-            raise ValueError(
-                f"content_type must be a MIME type like 'image/png', got {content_type!r}"
-            )
-        check.optional_str("file_name", file_name)
-        lifecycle_headers(lifecycle)  # validate before sending anything
-        return await upload_bytes(
-            self._transport, self._cdn_tokens, data, content_type, file_name, lifecycle=lifecycle
+        _check_progress(progress)
+        request = _prepare_bytes(
+            data,
+            content_type,
+            file_name,
+            repository,
+            fallback_repository,
+            lifecycle,
+            _options(self.upload_options, multipart_threshold, chunk_size, max_concurrency),
         )
+        return await upload(self._transport, self._cdn_tokens, request, progress)
 
     async def upload_file(
-        self, path: Union[str, PathLike[str]], *, lifecycle: Optional[Lifecycle] = None
+        self,
+        path: Union[str, PathLike[str]],
+        *,
+        content_type: Optional[str] = None,
+        file_name: Optional[str] = None,
+        repository: Optional[str] = None,
+        fallback_repository: Union[str, Iterable[str], None] = None,
+        lifecycle: Optional[Lifecycle] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
+        multipart_threshold: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        max_concurrency: Optional[int] = None,
     ) -> str:
-        """Upload a file; its MIME type is guessed from its name. Returns the URL."""
-        checked = read_file_checked(path)
-        data = await anyio.Path(checked).read_bytes()
-        return await self.upload(
-            data, guess_content_type(checked), checked.name, lifecycle=lifecycle
+        """Upload a file, streamed from disk (never read whole into memory). Returns the URL.
+
+        Args:
+            path: the file.
+            content_type: its MIME type; guessed from the name by default
+                (``application/octet-stream`` when unknown).
+            file_name: the stored name; the file's own name by default.
+            repository, fallback_repository, lifecycle, progress, multipart_threshold,
+                chunk_size, max_concurrency: as for ``upload``.
+
+        Raises:
+            FileNotFoundError, IsADirectoryError, PermissionError: before anything is sent.
+            FalClientError: every repository failed.
+        """
+        _check_progress(progress)
+        options = _options(self.upload_options, multipart_threshold, chunk_size, max_concurrency)
+        request = await anyio.to_thread.run_sync(
+            partial(
+                _prepare_file,
+                path,
+                content_type,
+                file_name,
+                repository,
+                fallback_repository,
+                lifecycle,
+                options,
+            )
         )
+        return await upload(self._transport, self._cdn_tokens, request, progress)
 
     async def upload_image(
-        self, image: Any, format: str = "jpeg", *, lifecycle: Optional[Lifecycle] = None
+        self,
+        image: Any,
+        format: str = "jpeg",
+        *,
+        repository: Optional[str] = None,
+        fallback_repository: Union[str, Iterable[str], None] = None,
+        lifecycle: Optional[Lifecycle] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
     ) -> str:
-        """Upload a PIL image saved in ``format``. Returns the URL."""
+        """Upload a PIL image saved in ``format`` (``"jpeg"``, ``"png"``, ``"webp"``...).
+
+        Needs Pillow (``pip install 'fal-client-anyio[image]'``). Returns the URL.
+
+        Raises:
+            ImportError: Pillow is not installed.
+            TypeError: ``image`` is not a PIL image.
+            ValueError: an unknown format.
+        """
         data, mime = image_bytes(image, format)
-        return await self.upload(data, mime, f"image.{format.lower()}", lifecycle=lifecycle)
+        return await self.upload(
+            data,
+            mime,
+            f"image.{format.strip().lstrip('.').lower()}",
+            repository=repository,
+            fallback_repository=fallback_repository,
+            lifecycle=lifecycle,
+            progress=progress,
+        )
 
     async def download(
         self,
@@ -91,6 +241,34 @@ class AsyncFilesAPI:
         """
         return await download(self._transport, url, destination, overwrite=overwrite)
 
+    async def download_files(
+        self,
+        result: Any,
+        directory: Union[str, PathLike[str]] = ".",
+        *,
+        overwrite: bool = False,
+        max_concurrency: int = 4,
+    ) -> dict[str, Path]:
+        """Download every file of a result (each ``{"url": ...}`` at any depth) into a directory.
+
+        Names come from the URLs, made unique (``image.png``, ``image-1.png``). Downloads run
+        ``max_concurrency`` at a time; each is published by an atomic rename.
+
+        Returns:
+            ``{url: local path}`` in the order the files appear in ``result``.
+
+        Raises:
+            FileExistsError: a target exists and ``overwrite`` is false (before downloading).
+            FalClientError: a download failed; the others are stopped.
+        """
+        return await download_all(
+            self._transport,
+            result,
+            directory,
+            overwrite=overwrite,
+            max_concurrency=max_concurrency,
+        )
+
 
 class SyncFilesAPI:
     """The file operations of ``SyncClient``."""
@@ -98,28 +276,112 @@ class SyncFilesAPI:
     _async: AsyncClient
     _portal: Portal
 
+    @property
+    def upload_options(self) -> UploadOptions:
+        """How uploads are cut into parts (shared with the underlying ``AsyncClient``)."""
+        return self._async.upload_options
+
+    @upload_options.setter
+    def upload_options(self, value: UploadOptions) -> None:
+        if not isinstance(value, UploadOptions):
+            raise TypeError(f"upload_options must be an UploadOptions, got {type(value).__name__}")
+        self._async.upload_options = value
+
+    def _with_progress(
+        self,
+        operation: Callable[..., Awaitable[T]],
+        progress: Optional[ProgressCallback],
+        **kwargs: Any,
+    ) -> T:
+        if progress is None:
+            return self._portal.call(partial(operation, **kwargs))
+        _check_progress(progress)
+        callback = progress
+
+        # The callback runs on this (the caller's) thread, in order: safe for progress bars
+        # that are not thread-safe. If it raises, the upload is cancelled and no part completed.
+        async def make(relay: Callable[..., Awaitable[None]]) -> T:
+            async def relayed(sent: int, total: int) -> None:
+                await relay(callback, sent, total)
+
+            return await operation(progress=relayed, **kwargs)
+
+        return self._portal.call_with_callbacks(make)
+
     def upload(
         self,
         data: Union[bytes, str],
         content_type: str,
         file_name: Optional[str] = None,
         *,
+        repository: Optional[str] = None,
+        fallback_repository: Union[str, Iterable[str], None] = None,
         lifecycle: Optional[Lifecycle] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
+        multipart_threshold: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        max_concurrency: Optional[int] = None,
     ) -> str:
-        return self._portal.call(
-            partial(self._async.upload, data, content_type, file_name, lifecycle=lifecycle)
+        return self._with_progress(
+            self._async.upload,
+            progress,
+            data=data,
+            content_type=content_type,
+            file_name=file_name,
+            repository=repository,
+            fallback_repository=fallback_repository,
+            lifecycle=lifecycle,
+            multipart_threshold=multipart_threshold,
+            chunk_size=chunk_size,
+            max_concurrency=max_concurrency,
         )
 
     def upload_file(
-        self, path: Union[str, PathLike[str]], *, lifecycle: Optional[Lifecycle] = None
+        self,
+        path: Union[str, PathLike[str]],
+        *,
+        content_type: Optional[str] = None,
+        file_name: Optional[str] = None,
+        repository: Optional[str] = None,
+        fallback_repository: Union[str, Iterable[str], None] = None,
+        lifecycle: Optional[Lifecycle] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
+        multipart_threshold: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        max_concurrency: Optional[int] = None,
     ) -> str:
-        return self._portal.call(partial(self._async.upload_file, path, lifecycle=lifecycle))
+        return self._with_progress(
+            self._async.upload_file,
+            progress,
+            path=path,
+            content_type=content_type,
+            file_name=file_name,
+            repository=repository,
+            fallback_repository=fallback_repository,
+            lifecycle=lifecycle,
+            multipart_threshold=multipart_threshold,
+            chunk_size=chunk_size,
+            max_concurrency=max_concurrency,
+        )
 
     def upload_image(
-        self, image: Any, format: str = "jpeg", *, lifecycle: Optional[Lifecycle] = None
+        self,
+        image: Any,
+        format: str = "jpeg",
+        *,
+        repository: Optional[str] = None,
+        fallback_repository: Union[str, Iterable[str], None] = None,
+        lifecycle: Optional[Lifecycle] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
     ) -> str:
-        return self._portal.call(
-            partial(self._async.upload_image, image, format, lifecycle=lifecycle)
+        return self._with_progress(
+            self._async.upload_image,
+            progress,
+            image=image,
+            format=format,
+            repository=repository,
+            fallback_repository=fallback_repository,
+            lifecycle=lifecycle,
         )
 
     def download(
@@ -132,3 +394,60 @@ class SyncFilesAPI:
         return self._portal.call(
             partial(self._async.download, url, destination, overwrite=overwrite)
         )
+
+    def download_files(
+        self,
+        result: Any,
+        directory: Union[str, PathLike[str]] = ".",
+        *,
+        overwrite: bool = False,
+        max_concurrency: int = 4,
+    ) -> dict[str, Path]:
+        return self._portal.call(
+            partial(
+                self._async.download_files,
+                result,
+                directory,
+                overwrite=overwrite,
+                max_concurrency=max_concurrency,
+            )
+        )
+
+
+def download_files(
+    result: Any,
+    directory: Union[str, PathLike[str]] = ".",
+    *,
+    overwrite: bool = False,
+    max_concurrency: int = 4,
+) -> dict[str, Path]:
+    """Download every file of a result into ``directory`` with the default ``SyncClient``.
+
+    See ``AsyncClient.download_files``. Returns ``{url: local path}``.
+    """
+    from ._defaults import default_sync_client
+
+    return default_sync_client().download_files(
+        result, directory, overwrite=overwrite, max_concurrency=max_concurrency
+    )
+
+
+async def download_files_async(
+    result: Any,
+    directory: Union[str, PathLike[str]] = ".",
+    *,
+    overwrite: bool = False,
+    max_concurrency: int = 4,
+) -> dict[str, Path]:
+    """Download every file of a result into ``directory`` with the default ``AsyncClient``.
+
+    See ``AsyncClient.download_files``. Returns ``{url: local path}``.
+    """
+    from ._defaults import default_async_client
+
+    return await default_async_client().download_files(
+        result, directory, overwrite=overwrite, max_concurrency=max_concurrency
+    )
+
+
+__all__ = ["AsyncFilesAPI", "SyncFilesAPI", "download_files", "download_files_async"]

@@ -462,21 +462,50 @@ def upload(
     content_type: str,
     file_name: Optional[str] = None,
     *,
+    repository: Optional[str] = None,
+    fallback_repository: Union[str, Iterable[str], None] = None,
     lifecycle: Optional[Lifecycle] = None,
+    progress: Optional[Callable[[int, int], Any]] = None,
+    multipart_threshold: Optional[int] = None,
+    chunk_size: Optional[int] = None,
+    max_concurrency: Optional[int] = None,
 ) -> str:
     """Upload bytes (or a str, as UTF-8) to fal's storage and return their URL.
+
+    Bodies larger than the multipart threshold (100 MiB unless ``upload_options`` say
+    otherwise) go in parts, ``max_concurrency`` at a time, each retried on its own.
 
     Args:
         data: the content.
         content_type: its MIME type, e.g. ``"image/png"``.
         file_name: a name for the stored object.
-        lifecycle: fal's object lifecycle, e.g. ``{"expiration_duration_seconds": 3600}``.
+        repository: ``"fal_v3"`` (fal's CDN, the default; ``"cdn"`` is a deprecated alias)
+            or ``"fal"`` (the REST-initiated signed upload).
+        fallback_repository: tried in order if ``repository`` fails (default ``["fal"]``).
+        lifecycle: a ``StorageSettings`` (expiry, initial ACL), or fal's raw JSON such as
+            ``{"expiration_duration_seconds": 3600}``.
+        progress: called as ``progress(bytes_sent, total)`` (sync or async), first with 0,
+            never decreasing, last with ``total``.
+        multipart_threshold, chunk_size, max_concurrency: override ``upload_options``.
+
+    Returns:
+        The URL of the stored file.
+
+    Raises:
+        TypeError, ValueError: bad arguments, before anything is sent.
+        FalClientError: every repository failed (the last error, chained to the earlier).
     """
     return default_sync_client().upload(
         data,
         content_type,
         file_name,
+        repository=repository,
+        fallback_repository=fallback_repository,
         lifecycle=lifecycle,
+        progress=progress,
+        multipart_threshold=multipart_threshold,
+        chunk_size=chunk_size,
+        max_concurrency=max_concurrency,
     )
 
 
@@ -485,47 +514,132 @@ async def upload_async(
     content_type: str,
     file_name: Optional[str] = None,
     *,
+    repository: Optional[str] = None,
+    fallback_repository: Union[str, Iterable[str], None] = None,
     lifecycle: Optional[Lifecycle] = None,
+    progress: Optional[Callable[[int, int], Any]] = None,
+    multipart_threshold: Optional[int] = None,
+    chunk_size: Optional[int] = None,
+    max_concurrency: Optional[int] = None,
 ) -> str:
     """Upload bytes (or a str, as UTF-8) to fal's storage and return their URL.
+
+    Bodies larger than the multipart threshold (100 MiB unless ``upload_options`` say
+    otherwise) go in parts, ``max_concurrency`` at a time, each retried on its own.
 
     Args:
         data: the content.
         content_type: its MIME type, e.g. ``"image/png"``.
         file_name: a name for the stored object.
-        lifecycle: fal's object lifecycle, e.g. ``{"expiration_duration_seconds": 3600}``.
+        repository: ``"fal_v3"`` (fal's CDN, the default; ``"cdn"`` is a deprecated alias)
+            or ``"fal"`` (the REST-initiated signed upload).
+        fallback_repository: tried in order if ``repository`` fails (default ``["fal"]``).
+        lifecycle: a ``StorageSettings`` (expiry, initial ACL), or fal's raw JSON such as
+            ``{"expiration_duration_seconds": 3600}``.
+        progress: called as ``progress(bytes_sent, total)`` (sync or async), first with 0,
+            never decreasing, last with ``total``.
+        multipart_threshold, chunk_size, max_concurrency: override ``upload_options``.
+
+    Returns:
+        The URL of the stored file.
+
+    Raises:
+        TypeError, ValueError: bad arguments, before anything is sent.
+        FalClientError: every repository failed (the last error, chained to the earlier).
     """
     return await default_async_client().upload(
         data,
         content_type,
         file_name,
+        repository=repository,
+        fallback_repository=fallback_repository,
         lifecycle=lifecycle,
+        progress=progress,
+        multipart_threshold=multipart_threshold,
+        chunk_size=chunk_size,
+        max_concurrency=max_concurrency,
     )
 
 
 def upload_file(
     path: Union[str, PathLike[str]],
     *,
+    content_type: Optional[str] = None,
+    file_name: Optional[str] = None,
+    repository: Optional[str] = None,
+    fallback_repository: Union[str, Iterable[str], None] = None,
     lifecycle: Optional[Lifecycle] = None,
+    progress: Optional[Callable[[int, int], Any]] = None,
+    multipart_threshold: Optional[int] = None,
+    chunk_size: Optional[int] = None,
+    max_concurrency: Optional[int] = None,
 ) -> str:
-    """Upload a file; its MIME type is guessed from its name. Returns the URL.
+    """Upload a file, streamed from disk (never read whole into memory). Returns the URL.
+
+    Args:
+        path: the file.
+        content_type: its MIME type; guessed from the name by default
+            (``application/octet-stream`` when unknown).
+        file_name: the stored name; the file's own name by default.
+        repository, fallback_repository, lifecycle, progress, multipart_threshold,
+            chunk_size, max_concurrency: as for ``upload``.
+
+    Raises:
+        FileNotFoundError, IsADirectoryError, PermissionError: before anything is sent.
+        FalClientError: every repository failed.
     """
     return default_sync_client().upload_file(
         path,
+        content_type=content_type,
+        file_name=file_name,
+        repository=repository,
+        fallback_repository=fallback_repository,
         lifecycle=lifecycle,
+        progress=progress,
+        multipart_threshold=multipart_threshold,
+        chunk_size=chunk_size,
+        max_concurrency=max_concurrency,
     )
 
 
 async def upload_file_async(
     path: Union[str, PathLike[str]],
     *,
+    content_type: Optional[str] = None,
+    file_name: Optional[str] = None,
+    repository: Optional[str] = None,
+    fallback_repository: Union[str, Iterable[str], None] = None,
     lifecycle: Optional[Lifecycle] = None,
+    progress: Optional[Callable[[int, int], Any]] = None,
+    multipart_threshold: Optional[int] = None,
+    chunk_size: Optional[int] = None,
+    max_concurrency: Optional[int] = None,
 ) -> str:
-    """Upload a file; its MIME type is guessed from its name. Returns the URL.
+    """Upload a file, streamed from disk (never read whole into memory). Returns the URL.
+
+    Args:
+        path: the file.
+        content_type: its MIME type; guessed from the name by default
+            (``application/octet-stream`` when unknown).
+        file_name: the stored name; the file's own name by default.
+        repository, fallback_repository, lifecycle, progress, multipart_threshold,
+            chunk_size, max_concurrency: as for ``upload``.
+
+    Raises:
+        FileNotFoundError, IsADirectoryError, PermissionError: before anything is sent.
+        FalClientError: every repository failed.
     """
     return await default_async_client().upload_file(
         path,
+        content_type=content_type,
+        file_name=file_name,
+        repository=repository,
+        fallback_repository=fallback_repository,
         lifecycle=lifecycle,
+        progress=progress,
+        multipart_threshold=multipart_threshold,
+        chunk_size=chunk_size,
+        max_concurrency=max_concurrency,
     )
 
 
@@ -533,14 +647,27 @@ def upload_image(
     image: Any,
     format: str = "jpeg",
     *,
+    repository: Optional[str] = None,
+    fallback_repository: Union[str, Iterable[str], None] = None,
     lifecycle: Optional[Lifecycle] = None,
+    progress: Optional[Callable[[int, int], Any]] = None,
 ) -> str:
-    """Upload a PIL image saved in ``format``. Returns the URL.
+    """Upload a PIL image saved in ``format`` (``"jpeg"``, ``"png"``, ``"webp"``...).
+
+    Needs Pillow (``pip install 'fal-client-anyio[image]'``). Returns the URL.
+
+    Raises:
+        ImportError: Pillow is not installed.
+        TypeError: ``image`` is not a PIL image.
+        ValueError: an unknown format.
     """
     return default_sync_client().upload_image(
         image,
         format,
+        repository=repository,
+        fallback_repository=fallback_repository,
         lifecycle=lifecycle,
+        progress=progress,
     )
 
 
@@ -548,14 +675,27 @@ async def upload_image_async(
     image: Any,
     format: str = "jpeg",
     *,
+    repository: Optional[str] = None,
+    fallback_repository: Union[str, Iterable[str], None] = None,
     lifecycle: Optional[Lifecycle] = None,
+    progress: Optional[Callable[[int, int], Any]] = None,
 ) -> str:
-    """Upload a PIL image saved in ``format``. Returns the URL.
+    """Upload a PIL image saved in ``format`` (``"jpeg"``, ``"png"``, ``"webp"``...).
+
+    Needs Pillow (``pip install 'fal-client-anyio[image]'``). Returns the URL.
+
+    Raises:
+        ImportError: Pillow is not installed.
+        TypeError: ``image`` is not a PIL image.
+        ValueError: an unknown format.
     """
     return await default_async_client().upload_image(
         image,
         format,
+        repository=repository,
+        fallback_repository=fallback_repository,
         lifecycle=lifecycle,
+        progress=progress,
     )
 
 
