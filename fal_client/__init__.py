@@ -30,6 +30,8 @@ from ._errors import (
     UnexpectedResponseError,
     ValidationError,
 )
+from ._files_api import download_files, download_files_async
+from ._lifecycle import StorageACL, StorageACLRule, StorageSettings, UploadOptions
 from ._module_api import (
     cancel,
     cancel_async,
@@ -98,16 +100,22 @@ __all__ = [
     "ServerError",
     "StartTimeoutError",
     "Status",
+    "StorageACL",
+    "StorageACLRule",
+    "StorageSettings",
     "SubmitNotConfirmedError",
     "SyncClient",
     "SyncRequestHandle",
     "UnexpectedResponseError",
+    "UploadOptions",
     "ValidationError",
     "__version__",
     "cancel",
     "cancel_async",
     "download",
     "download_async",
+    "download_files",
+    "download_files_async",
     "encode",
     "encode_file",
     "encode_image",

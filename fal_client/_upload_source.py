@@ -51,6 +51,10 @@ class BytesSource:
         self._view = memoryview(data).cast("B")
         self.size = len(self._view)
 
+    def read_all(self) -> bytes:
+        """Every byte, as one ``bytes``."""
+        return bytes(self._view)
+
     async def chunks(self, offset: int, length: int) -> AsyncIterator[bytes]:
         end = offset + length
         for start in range(offset, end, READ_SIZE):

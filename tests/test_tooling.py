@@ -42,6 +42,12 @@ def test_public_names_are_pinned() -> None:
     # The public surface changes only on purpose: update this list with the change.
     assert sorted(fal_client.__all__) == sorted(
         [
+            "StorageACL",
+            "StorageACLRule",
+            "StorageSettings",
+            "UploadOptions",
+            "download_files",
+            "download_files_async",
             "AnyJSON",
             "AppId",
             "AsyncClient",
