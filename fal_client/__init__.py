@@ -7,6 +7,7 @@ under asyncio and trio, with a sync API driven through a blocking portal.
     result = fal_client.subscribe("fal-ai/fast-sdxl", {"prompt": "a cat"})
 """
 
+from . import webhooks
 from ._app_context import set_get_current_app
 from ._auth import fetch_credentials
 from ._batch import BatchResult, MapResults, Progress
@@ -147,6 +148,7 @@ __all__ = [
     "upload_image",
     "upload_image_async",
     "version_tuple",
+    "webhooks",
     "ws_connect",
     "ws_connect_async",
 ]

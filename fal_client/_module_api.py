@@ -875,15 +875,41 @@ def realtime(
     encode_message: Optional[Callable[[Any], Union[bytes, str]]] = None,
     decode_message: Optional[Callable[[bytes], Any]] = None,
 ) -> RealtimeConnection:
-    """A realtime (websocket) session with an app; connect it with ``with``.
+    """A realtime (websocket) session with an app: ``async with`` it (``with`` on SyncClient).
 
-    The sync face of ``AsyncClient.realtime`` (same arguments and errors): the session runs
-    in the client's event-loop thread, each ``send``/``recv`` is one call into it, and
-    Ctrl-C in a ``recv()`` cancels it there and closes the connection as the block exits.
+    The arguments are checked at once, before anything is sent. Entering the block fetches a
+    short-lived token (``POST {rest}/tokens/``, scoped to the app) and opens
+    ``wss://<run host>/<app>/realtime?fal_jwt_token=...``; leaving it closes the socket.
+
+    Args:
+        application: the app id, e.g. ``"fal-ai/fast-lcm-diffusion"``.
+        use_jwt: authenticate with a short-lived token in the URL; ``False`` sends the API
+            key in the handshake's ``Authorization`` header instead.
+        path: the app's realtime path, appended once (not again when the id ends with it).
+        max_buffering: how many unprocessed inputs fal keeps (the newest win), 1 to 60.
+        token_expiration: the token's lifetime in seconds.
+        encode_message: turns an input into ``bytes`` (binary frame) or ``str`` (text
+            frame); default msgpack.
+        decode_message: turns a binary frame into a result; default msgpack.
+
+    Returns:
+        An ``AsyncRealtimeConnection`` with ``send``, ``recv``, ``async for`` and ``close``
+        (a ``RealtimeConnection`` on SyncClient: the same, with iteration by ``for``). In
+        sync code, Ctrl-C in ``recv()`` cancels it in the loop thread and the ``with`` block
+        closes the connection on the way out.
+
+    Raises:
+        ValueError: ``max_buffering`` outside 1..60, a bad id, path or expiration.
+        AuthenticationError: (on entering) the key or token was refused.
+        RealtimeError: (while receiving) an error frame, or an abnormal close.
 
     Example::
 
-        with client.realtime("fal-ai/fast-lcm-diffusion") as conn:
+        async with client.realtime("fal-ai/fast-lcm-diffusion", max_buffering=2) as conn:
+            await conn.send({"prompt": "a cat"})
+            image = await conn.recv()
+
+        with sync_client.realtime("fal-ai/fast-lcm-diffusion") as conn:
             conn.send({"prompt": "a cat"})
             image = conn.recv()
     """
@@ -908,7 +934,7 @@ def realtime_async(
     encode_message: Optional[Callable[[Any], Union[bytes, str]]] = None,
     decode_message: Optional[Callable[[bytes], Any]] = None,
 ) -> AsyncRealtimeConnection:
-    """A realtime (websocket) session with an app; connect it with ``async with``.
+    """A realtime (websocket) session with an app: ``async with`` it (``with`` on SyncClient).
 
     The arguments are checked at once, before anything is sent. Entering the block fetches a
     short-lived token (``POST {rest}/tokens/``, scoped to the app) and opens
@@ -926,7 +952,10 @@ def realtime_async(
         decode_message: turns a binary frame into a result; default msgpack.
 
     Returns:
-        An ``AsyncRealtimeConnection`` with ``send``, ``recv``, ``async for`` and ``close``.
+        An ``AsyncRealtimeConnection`` with ``send``, ``recv``, ``async for`` and ``close``
+        (a ``RealtimeConnection`` on SyncClient: the same, with iteration by ``for``). In
+        sync code, Ctrl-C in ``recv()`` cancels it in the loop thread and the ``with`` block
+        closes the connection on the way out.
 
     Raises:
         ValueError: ``max_buffering`` outside 1..60, a bad id, path or expiration.
@@ -938,6 +967,10 @@ def realtime_async(
         async with client.realtime("fal-ai/fast-lcm-diffusion", max_buffering=2) as conn:
             await conn.send({"prompt": "a cat"})
             image = await conn.recv()
+
+        with sync_client.realtime("fal-ai/fast-lcm-diffusion") as conn:
+            conn.send({"prompt": "a cat"})
+            image = conn.recv()
     """
     return default_async_client().realtime(
         application,
@@ -958,8 +991,11 @@ def ws_connect(
     max_buffering: Optional[int] = None,
     token_expiration: int = 120,
 ) -> WebSocketConnection:
-    """A raw websocket to an app, for sync code; connect with ``with``. See
-    ``AsyncClient.ws_connect``.
+    """A raw websocket to an app (no msgpack, no fal frames): ``async with`` it (``with`` on
+    SyncClient).
+
+    Same authentication and URL as ``realtime`` except that ``path`` defaults to none:
+    ``recv()`` returns each message as ``bytes`` or ``str`` (``None`` after a clean close).
     """
     return default_sync_client().ws_connect(
         application,
@@ -978,7 +1014,8 @@ def ws_connect_async(
     max_buffering: Optional[int] = None,
     token_expiration: int = 120,
 ) -> AsyncWebSocketConnection:
-    """A raw websocket to an app (no msgpack, no fal frames); connect with ``async with``.
+    """A raw websocket to an app (no msgpack, no fal frames): ``async with`` it (``with`` on
+    SyncClient).
 
     Same authentication and URL as ``realtime`` except that ``path`` defaults to none:
     ``recv()`` returns each message as ``bytes`` or ``str`` (``None`` after a clean close).

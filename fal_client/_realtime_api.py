@@ -36,7 +36,7 @@ class AsyncRealtimeAPI:
         encode_message: Optional[Callable[[Any], Union[bytes, str]]] = None,
         decode_message: Optional[Callable[[bytes], Any]] = None,
     ) -> AsyncRealtimeConnection:
-        """A realtime (websocket) session with an app; connect it with ``async with``.
+        """A realtime (websocket) session with an app: ``async with`` it (``with`` on SyncClient).
 
         The arguments are checked at once, before anything is sent. Entering the block fetches a
         short-lived token (``POST {rest}/tokens/``, scoped to the app) and opens
@@ -54,7 +54,10 @@ class AsyncRealtimeAPI:
             decode_message: turns a binary frame into a result; default msgpack.
 
         Returns:
-            An ``AsyncRealtimeConnection`` with ``send``, ``recv``, ``async for`` and ``close``.
+            An ``AsyncRealtimeConnection`` with ``send``, ``recv``, ``async for`` and ``close``
+            (a ``RealtimeConnection`` on SyncClient: the same, with iteration by ``for``). In
+            sync code, Ctrl-C in ``recv()`` cancels it in the loop thread and the ``with`` block
+            closes the connection on the way out.
 
         Raises:
             ValueError: ``max_buffering`` outside 1..60, a bad id, path or expiration.
@@ -66,6 +69,10 @@ class AsyncRealtimeAPI:
             async with client.realtime("fal-ai/fast-lcm-diffusion", max_buffering=2) as conn:
                 await conn.send({"prompt": "a cat"})
                 image = await conn.recv()
+
+            with sync_client.realtime("fal-ai/fast-lcm-diffusion") as conn:
+                conn.send({"prompt": "a cat"})
+                image = conn.recv()
         """
         return AsyncRealtimeConnection(
             self._transport,
@@ -87,7 +94,8 @@ class AsyncRealtimeAPI:
         max_buffering: Optional[int] = None,
         token_expiration: int = 120,
     ) -> AsyncWebSocketConnection:
-        """A raw websocket to an app (no msgpack, no fal frames); connect with ``async with``.
+        """A raw websocket to an app (no msgpack, no fal frames): ``async with`` it (``with`` on
+        SyncClient).
 
         Same authentication and URL as ``realtime`` except that ``path`` defaults to none:
         ``recv()`` returns each message as ``bytes`` or ``str`` (``None`` after a clean close).
@@ -119,18 +127,7 @@ class SyncRealtimeAPI:
         encode_message: Optional[Callable[[Any], Union[bytes, str]]] = None,
         decode_message: Optional[Callable[[bytes], Any]] = None,
     ) -> RealtimeConnection:
-        """A realtime (websocket) session with an app; connect it with ``with``.
-
-        The sync face of ``AsyncClient.realtime`` (same arguments and errors): the session runs
-        in the client's event-loop thread, each ``send``/``recv`` is one call into it, and
-        Ctrl-C in a ``recv()`` cancels it there and closes the connection as the block exits.
-
-        Example::
-
-            with client.realtime("fal-ai/fast-lcm-diffusion") as conn:
-                conn.send({"prompt": "a cat"})
-                image = conn.recv()
-        """
+        # The docstring is AsyncClient.realtime's (shared by _sync._share_docstrings).
         session = self._async.realtime(
             application,
             use_jwt=use_jwt,
@@ -151,8 +148,6 @@ class SyncRealtimeAPI:
         max_buffering: Optional[int] = None,
         token_expiration: int = 120,
     ) -> WebSocketConnection:
-        """A raw websocket to an app, for sync code; connect with ``with``. See
-        ``AsyncClient.ws_connect``."""
         session = self._async.ws_connect(
             application,
             use_jwt=use_jwt,

@@ -118,6 +118,7 @@ def test_public_names_are_pinned() -> None:
             "upload_image",
             "upload_image_async",
             "version_tuple",
+            "webhooks",
             "ws_connect",
             "ws_connect_async",
         ]
