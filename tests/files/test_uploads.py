@@ -294,7 +294,13 @@ def bad_inputs(tmp_path: Path) -> list[tuple[str, tuple[Any, ...], dict[str, Any
         ("upload", (b"x", "text/plain"), {"progress": "yes"}, TypeError, "progress"),
         ("upload", (b"x", "text/plain\r\nX: y"), {}, ValueError, "content_type"),
         ("upload", (object(), "text/plain"), {}, TypeError, "bytes"),
-        ("upload_file", (tmp_path / "missing.bin",), {"progress": print}, FileNotFoundError, "no such"),
+        (
+            "upload_file",
+            (tmp_path / "missing.bin",),
+            {"progress": print},
+            FileNotFoundError,
+            "no such",
+        ),
     ]
 
 
