@@ -260,13 +260,13 @@ def test_cdn_alias_warns_and_means_fal_v3(mode: Driver, emu: Emulator) -> None:
     assert stored(emu, url).source == "cdn"
 
 
-def test_upload_image_formats(mode: Driver, emu: Emulator) -> None:
+def test_upload_image_formats(mode: Driver, emu: Emulator, tmp_path: Path) -> None:
     from PIL import Image
 
     url = mode.call("upload_image", Image.new("RGBA", (8, 8), "red"), "jpg")
     info = stored(emu, url)
     assert info.content_type == "image/jpeg" and info.file_name == "image.jpg"
-    with Image.open(io.BytesIO(mode.call("download", url, overwrite=True).read_bytes())) as img:
+    with Image.open(io.BytesIO(mode.call("download", url, tmp_path).read_bytes())) as img:
         assert img.format == "JPEG"
 
 
