@@ -205,7 +205,8 @@ MAX_RATE_LIMIT_REQUEUES = 25
 
 @dataclass(frozen=True)
 class _Fatal:
-    """A map-level error (a manifest that does not match): ends the whole map."""
+    """A map-level error (a manifest that does not match, ``on_progress`` raising): ends the
+    whole map and is raised as it is."""
 
     error: Exception
 
@@ -243,10 +244,13 @@ async def run_map(
     if client_timeout is not None and options.get("start_timeout") is None and client_timeout > 1:
         options["start_timeout"] = client_timeout  # as subscribe does
 
+    progress_changed = anyio.Event()
+
     def mark(index: int, state: str) -> None:
         nonlocal progress_dirty
         counters.move(index, state)
         progress_dirty = True
+        progress_changed.set()
 
     # --- admission: the adaptive in-flight limit ------------------------------------------
     async def acquire_slot() -> int:
@@ -281,11 +285,23 @@ async def run_map(
             mark(index, "running")
 
     async def wait_detached(
-        handle: AsyncRequestHandle, index: int, key: str, scope: Optional[anyio.CancelScope]
+        handle: AsyncRequestHandle,
+        index: int,
+        key: str,
+        scope: Optional[anyio.CancelScope],
+        *,
+        journal_submission: bool,
     ) -> Any:
-        """Wait for a journalled job; cancel it remotely only when giving up on purpose."""
+        """Journal (if new) and wait for a job; cancel it remotely only when giving up on
+        purpose, so an interrupted run leaves it running for the next one."""
         completed: Optional[Completed] = None
         try:
+            if journal_submission:
+                # Durable before we wait: a crash from here on re-attaches, never resubmits.
+                await record("submitted", index, key, handle.request_id)
+            # Counted as queued only once journalled, so a ``Progress`` never shows a job that a
+            # crash right then would submit again.
+            mark(index, "queued")
             async with aclosing(handle.iter_events()) as statuses:
                 async for status in statuses:
                     updated(index, status)
@@ -304,19 +320,18 @@ async def run_map(
     async def run_journalled(
         index: int, arguments: Any, key: str, entry: Optional[Entry], on_id: Callable[[str], None]
     ) -> Any:
-        if entry is not None and entry.request_id and not entry.resubmit:
-            # Submitted by an earlier run: re-attach, never submit again.
-            handle = client.get_handle(application, entry.request_id)
-            on_id(handle.request_id)
-        else:
+        fresh = entry is None or not entry.request_id or entry.resubmit
+        if fresh:
             handle = await client.submit(application, arguments, **options)
-            on_id(handle.request_id)
-            # Durable before we wait, so a crash from here on re-attaches instead of resubmitting.
-            await record("submitted", index, key, handle.request_id)
+        else:
+            # Submitted by an earlier run: re-attach, never submit again.
+            assert entry is not None and entry.request_id is not None
+            handle = client.get_handle(application, entry.request_id)
+        on_id(handle.request_id)
         if client_timeout is None:
-            return await wait_detached(handle, index, key, None)
+            return await wait_detached(handle, index, key, None, journal_submission=fresh)
         with anyio.move_on_after(client_timeout) as scope:
-            return await wait_detached(handle, index, key, scope)
+            return await wait_detached(handle, index, key, scope, journal_submission=fresh)
         raise FalClientTimeoutError(
             client_timeout,
             handle.request_id,
@@ -337,7 +352,8 @@ async def run_map(
             counters.submitted += 1
             limit.on_success()
             counters.limit = limit.limit
-            mark(index, "queued")
+            if writer is None:
+                mark(index, "queued")
 
         try:
             requeues = 0
@@ -459,6 +475,22 @@ async def run_map(
             if inspect.isawaitable(value):
                 await value
 
+    async def reporter() -> None:
+        # Reports every change of the counts (coalesced while on_progress runs), not only
+        # finished jobs: submissions and starts matter to a progress bar too. A failing
+        # on_progress ends the map with its exception, like a failing consumer would.
+        nonlocal progress_changed
+        with reporter_scope:
+            while True:
+                await progress_changed.wait()
+                progress_changed = anyio.Event()
+                try:
+                    await report()
+                except Exception as exc:
+                    send.send_nowait(_Fatal(exc))
+                    return
+
+    reporter_scope = anyio.CancelScope()
     failure: Optional[Exception] = None
     fatal: Optional[Exception] = None
     # Closed after the task group, i.e. after every worker has finished sending.
@@ -472,6 +504,8 @@ async def run_map(
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(feeder, tg)
+                if on_progress is not None:
+                    tg.start_soon(reporter)
                 total: Optional[int] = None
                 received = 0
                 next_index = 0
@@ -486,7 +520,6 @@ async def run_map(
                         tg.cancel_scope.cancel()
                         break
                     received += 1
-                    await report()
                     if message.error is not None and not return_exceptions:
                         failure = message.error
                         failing = True
@@ -513,6 +546,7 @@ async def run_map(
                     if closed_early:
                         tg.cancel_scope.cancel()
                         break
+                reporter_scope.cancel()
                 if not closed_early and fatal is None:
                     await report()
         finally:
