@@ -31,13 +31,14 @@ from ._errors import (
     UnexpectedResponseError,
     ValidationError,
 )
-from ._files_api import download_files, download_files_async
 from ._lifecycle import StorageACL, StorageACLRule, StorageSettings, UploadOptions
 from ._module_api import (
     cancel,
     cancel_async,
     download,
     download_async,
+    download_files,
+    download_files_async,
     get_handle,
     get_handle_async,
     map,

@@ -28,6 +28,7 @@ from . import _app_context
 from . import _validate as check
 from ._aclosing import aclosing
 from ._auth import Credentials, resolve_credentials
+from ._autoupload import contains_uploadable, is_uploadable, upload_inputs
 from ._batch_api import AsyncBatchAPI
 from ._endpoints import AppId, Endpoints, parse_app_id
 from ._errors import (
@@ -40,6 +41,7 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._files_api import AsyncFilesAPI
+from ._lifecycle import UploadOptions
 from ._realtime_api import AsyncRealtimeAPI
 from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ._sse import SSEDecoder
@@ -336,6 +338,9 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         http_library: ``"httpx2"`` (default) or ``"httpx"`` when no client is injected.
         connect_timeout: per-attempt connect timeout in seconds.
         max_connections: size of the connection pool.
+        upload_options: how uploads are cut into parts (``UploadOptions``).
+        auto_upload: upload ``pathlib.Path``s, open binary files, ``bytes`` and PIL images found
+            in the arguments of ``run``/``submit``/``subscribe``/``stream`` and send their URLs.
 
     Use ``async with AsyncClient() as client:`` or call ``await client.aclose()``.
     """
@@ -356,6 +361,8 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         http_library: Optional[str] = None,
         connect_timeout: float = 10.0,
         max_connections: int = 100,
+        upload_options: Optional[UploadOptions] = None,
+        auto_upload: bool = False,
     ):
         self.default_timeout = check.required_positive("default_timeout", default_timeout)
         if retry is not None and max_retries is not None:
@@ -388,6 +395,16 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         )
         # Flipped off the first time a server answers that it has no status stream.
         self._status_stream_usable = True
+        if upload_options is not None:
+            if not isinstance(upload_options, UploadOptions):
+                raise TypeError(
+                    f"upload_options must be an UploadOptions, got {type(upload_options).__name__}"
+                )
+            self.upload_options = upload_options
+        if not isinstance(auto_upload, bool):
+            raise TypeError(f"auto_upload must be a bool, got {type(auto_upload).__name__}")
+        #: Upload files, bytes and images found in arguments and send their URLs instead.
+        self.auto_upload = auto_upload
         self._cdn_tokens = CDNTokenCache()
 
     def __repr__(self) -> str:
@@ -451,8 +468,10 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
                 raise TypeError("arguments must be a dict for a GET run")
             params = {str(k): str(v) for k, v in arguments.items()}
         else:
-            content = validate_json(arguments)
+            content = self._check_arguments(arguments)
         with anyio.move_on_after(deadline) as scope:
+            if method != "GET":
+                content = await self._serialised(arguments, content)
             response = await self._transport.request(
                 method,
                 self._transport.endpoints.run(app, path),
@@ -491,16 +510,23 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         """
         app = parse_app_id(application)
         deadline = check.positive_number("timeout", timeout) or self.default_timeout
-        content = validate_json(arguments)
+        content = self._check_arguments(arguments)
         request_headers = self._fal_headers(headers)
         request_headers["Accept"] = "text/event-stream"
-        return self._stream(app, path, content, request_headers, deadline)
+        return self._stream(app, path, arguments, content, request_headers, deadline)
 
     async def _stream(
-        self, app: AppId, path: str, content: bytes, headers: dict[str, str], deadline: float
+        self,
+        app: AppId,
+        path: str,
+        arguments: Any,
+        checked: Optional[bytes],
+        headers: dict[str, str],
+        deadline: float,
     ) -> AsyncIterator[AnyJSON]:
         transport = self._transport
         lib = transport.lib
+        content = await self._serialised(arguments, checked)
         # No cancel scope may stay open across a ``yield`` of an async generator, so the
         # deadline is enforced as per-read timeouts plus a check between events.
         ends_at = anyio.current_time() + deadline
@@ -586,13 +612,14 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         re-sent (``SubmitNotConfirmedError``).
         """
         app = parse_app_id(application)
-        content = validate_json(arguments)
+        checked = self._check_arguments(arguments)
         request_headers = self._fal_headers(
             headers, hint=hint, start_timeout=start_timeout, priority=priority
         )
         url = self._transport.endpoints.submit(
             app, path, check.http_url("webhook_url", webhook_url)
         )
+        content = await self._serialised(arguments, checked)
         with anyio.CancelScope(shield=True):
             response = await self._transport.request(
                 "POST",
@@ -711,6 +738,19 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         await self.get_handle(application, request_id).cancel()
 
     # --- shared -----------------------------------------------------------------------
+    def _check_arguments(self, arguments: Any) -> Optional[bytes]:
+        """The JSON body, checked now; ``None`` when files must be uploaded first (auto-upload),
+        in which case everything else in ``arguments`` has been checked."""
+        if self.auto_upload and contains_uploadable(arguments):
+            validate_json(arguments, placeholder=is_uploadable)
+            return None
+        return validate_json(arguments)
+
+    async def _serialised(self, arguments: Any, checked: Optional[bytes]) -> bytes:
+        if checked is not None:
+            return checked
+        return validate_json(await upload_inputs(self, arguments))
+
     def _fal_headers(
         self,
         headers: Optional[Mapping[str, str]],

@@ -414,40 +414,4 @@ class SyncFilesAPI:
         )
 
 
-def download_files(
-    result: Any,
-    directory: Union[str, PathLike[str]] = ".",
-    *,
-    overwrite: bool = False,
-    max_concurrency: int = 4,
-) -> dict[str, Path]:
-    """Download every file of a result into ``directory`` with the default ``SyncClient``.
-
-    See ``AsyncClient.download_files``. Returns ``{url: local path}``.
-    """
-    from ._defaults import default_sync_client
-
-    return default_sync_client().download_files(
-        result, directory, overwrite=overwrite, max_concurrency=max_concurrency
-    )
-
-
-async def download_files_async(
-    result: Any,
-    directory: Union[str, PathLike[str]] = ".",
-    *,
-    overwrite: bool = False,
-    max_concurrency: int = 4,
-) -> dict[str, Path]:
-    """Download every file of a result into ``directory`` with the default ``AsyncClient``.
-
-    See ``AsyncClient.download_files``. Returns ``{url: local path}``.
-    """
-    from ._defaults import default_async_client
-
-    return await default_async_client().download_files(
-        result, directory, overwrite=overwrite, max_concurrency=max_concurrency
-    )
-
-
-__all__ = ["AsyncFilesAPI", "SyncFilesAPI", "download_files", "download_files_async"]
+__all__ = ["AsyncFilesAPI", "SyncFilesAPI"]

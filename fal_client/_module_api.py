@@ -28,6 +28,8 @@ __all__ = [
     "cancel_async",
     "download",
     "download_async",
+    "download_files",
+    "download_files_async",
     "get_handle",
     "get_handle_async",
     "map",
@@ -732,6 +734,60 @@ async def download_async(
         url,
         destination,
         overwrite=overwrite,
+    )
+
+
+def download_files(
+    result: Any,
+    directory: Union[str, PathLike[str]] = ".",
+    *,
+    overwrite: bool = False,
+    max_concurrency: int = 4,
+) -> dict[str, Path]:
+    """Download every file of a result (each ``{"url": ...}`` at any depth) into a directory.
+
+    Names come from the URLs, made unique (``image.png``, ``image-1.png``). Downloads run
+    ``max_concurrency`` at a time; each is published by an atomic rename.
+
+    Returns:
+        ``{url: local path}`` in the order the files appear in ``result``.
+
+    Raises:
+        FileExistsError: a target exists and ``overwrite`` is false (before downloading).
+        FalClientError: a download failed; the others are stopped.
+    """
+    return default_sync_client().download_files(
+        result,
+        directory,
+        overwrite=overwrite,
+        max_concurrency=max_concurrency,
+    )
+
+
+async def download_files_async(
+    result: Any,
+    directory: Union[str, PathLike[str]] = ".",
+    *,
+    overwrite: bool = False,
+    max_concurrency: int = 4,
+) -> dict[str, Path]:
+    """Download every file of a result (each ``{"url": ...}`` at any depth) into a directory.
+
+    Names come from the URLs, made unique (``image.png``, ``image-1.png``). Downloads run
+    ``max_concurrency`` at a time; each is published by an atomic rename.
+
+    Returns:
+        ``{url: local path}`` in the order the files appear in ``result``.
+
+    Raises:
+        FileExistsError: a target exists and ``overwrite`` is false (before downloading).
+        FalClientError: a download failed; the others are stopped.
+    """
+    return await default_async_client().download_files(
+        result,
+        directory,
+        overwrite=overwrite,
+        max_concurrency=max_concurrency,
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
@@ -114,7 +114,7 @@ async def upload_parts(
             target.part_url(number),
             repeatable=True,
             retry_server_errors=True,  # a part PUT is idempotent; a 5xx is worth another try
-            content=cast(bytes, body),  # a re-iterable async body (see _upload_source)
+            content=body,  # a re-iterable async body (see _upload_source)
             headers={**target.headers, "Content-Length": str(length)},
             authorize=target.authorize,
         )

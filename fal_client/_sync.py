@@ -23,6 +23,7 @@ from ._client import (
     Priority,
 )
 from ._files_api import SyncFilesAPI
+from ._lifecycle import UploadOptions
 from ._portal import Portal
 from ._realtime_api import SyncRealtimeAPI
 from ._retry import RetryPolicy
@@ -118,6 +119,8 @@ class SyncClient(SyncFilesAPI, SyncBatchAPI, SyncRealtimeAPI):
         http_library: Optional[str] = None,
         connect_timeout: float = 10.0,
         max_connections: int = 100,
+        upload_options: Optional[UploadOptions] = None,
+        auto_upload: bool = False,
         portal_backend: str = "asyncio",
     ):
         if portal_backend not in ("asyncio", "trio"):
@@ -135,6 +138,8 @@ class SyncClient(SyncFilesAPI, SyncBatchAPI, SyncRealtimeAPI):
             http_library=http_library,
             connect_timeout=connect_timeout,
             max_connections=max_connections,
+            upload_options=upload_options,
+            auto_upload=auto_upload,
         )
         self._portal = Portal(backend=portal_backend, name="fal_client-sync")
 

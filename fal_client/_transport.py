@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import anyio
 import anyio.lowlevel
@@ -31,6 +31,10 @@ from ._retry import RetryPolicy, parse_retry_after
 from ._version import __version__
 
 logger = logging.getLogger("fal_client")
+
+# A request body: bytes, or an async iterable that starts over on each iteration (uploads stream
+# from disk, and a retried attempt re-reads the file).
+Body = Union[bytes, AsyncIterable[bytes], None]
 
 USER_AGENT = f"fal-client/{__version__} (python; fal-client-anyio)"
 
@@ -49,10 +53,23 @@ class Timeouts:
                 raise ValueError(f"{name} timeout must be a positive number, got {value!r}")
 
 
-def validate_json(arguments: Any, what: str = "arguments") -> bytes:
-    """Serialise ``arguments`` now, so bad input fails before anything is sent."""
+def validate_json(
+    arguments: Any, what: str = "arguments", *, placeholder: Optional[Callable[[Any], bool]] = None
+) -> bytes:
+    """Serialise ``arguments`` now, so bad input fails before anything is sent.
+
+    Values for which ``placeholder`` is true (files to upload first) are accepted as stand-ins.
+    """
+
+    def stand_in(value: Any) -> Any:
+        if placeholder is not None and placeholder(value):
+            return None
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
     try:
-        return jsonlib.dumps(arguments, allow_nan=False, separators=(",", ":")).encode()
+        return jsonlib.dumps(
+            arguments, allow_nan=False, separators=(",", ":"), default=stand_in
+        ).encode()
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{what} must be JSON-serialisable: {exc}") from exc
 
@@ -171,7 +188,7 @@ class Transport:
         repeatable: bool,
         app: Optional[str] = None,
         request_id: Optional[str] = None,
-        content: Optional[bytes] = None,
+        content: Body = None,
         params: Optional[Mapping[str, str]] = None,
         headers: Optional[Mapping[str, str]] = None,
         read_timeout: Optional[float] = None,
@@ -208,7 +225,7 @@ class Transport:
         repeatable: bool,
         app: Optional[str] = None,
         request_id: Optional[str] = None,
-        content: Optional[bytes] = None,
+        content: Body = None,
         params: Optional[Mapping[str, str]] = None,
         headers: Optional[Mapping[str, str]] = None,
         read_timeout: Optional[float] = None,
@@ -240,7 +257,7 @@ class Transport:
         repeatable: bool,
         app: Optional[str],
         request_id: Optional[str],
-        content: Optional[bytes],
+        content: Body,
         params: Optional[Mapping[str, str]],
         headers: Optional[Mapping[str, str]],
         read_timeout: Optional[float],

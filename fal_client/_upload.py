@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Union, cast
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import anyio
 
@@ -185,7 +185,7 @@ def _body(request: UploadRequest, reporter: ProgressReporter) -> tuple[Any, dict
     body = RangeBody(request.source, 0, size, sent)
     # An explicit length keeps the body from going out chunked; a re-iterable body lets the
     # transport retry without holding the bytes.
-    return cast(bytes, body), {"Content-Length": str(size)}
+    return body, {"Content-Length": str(size)}
 
 
 async def _upload_cdn(

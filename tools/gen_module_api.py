@@ -10,12 +10,19 @@ from __future__ import annotations
 import inspect
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fal_client._client import AsyncClient
-from fal_client._sync import SyncClient
+# Load the client modules without running fal_client/__init__.py, which imports the file this
+# script writes: a new operation must be generatable before the package can import it.
+_package = types.ModuleType("fal_client")
+_package.__path__ = [str(Path(__file__).resolve().parents[1] / "fal_client")]
+sys.modules["fal_client"] = _package
+
+from fal_client._client import AsyncClient  # noqa: E402
+from fal_client._sync import SyncClient  # noqa: E402
 
 TARGET = Path(__file__).resolve().parents[1] / "fal_client" / "_module_api.py"
 OPERATIONS = [
@@ -31,6 +38,7 @@ OPERATIONS = [
     "upload_file",
     "upload_image",
     "download",
+    "download_files",
     "map",
     "realtime",
     "ws_connect",

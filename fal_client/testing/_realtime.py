@@ -226,4 +226,6 @@ class _Session:
     async def _send(self, item: Any, started: float) -> None:
         await self.ws.send_bytes(msgpack.packb(item, use_bin_type=True))
         self.stream.events_sent += 1
+        # Waiters (wait_until on streams()) re-check on published changes only.
+        self.state.feed.publish(self.stream)
         await self.ws.send_text(_timings_frame(time.perf_counter() - started))
