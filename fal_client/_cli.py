@@ -136,35 +136,48 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[k]
 
 
-class _ProgressView:
-    """A live progress line: rich when installed, plain text otherwise."""
+PROGRESS_MODES = ("auto", "rich", "plain", "json", "none")
 
-    def __init__(self, total: int, label: str):
+
+class _ProgressView:
+    """Live progress on stderr: a rich bar, plain lines, JSON lines (for scripts), or nothing.
+
+    ``auto`` is the rich bar on a terminal and plain lines (at most two a second) otherwise.
+    ``json`` prints every update as one JSON object per line, unthrottled.
+    """
+
+    def __init__(self, total: int, label: str, mode: str = "auto"):
         self.total = total
         self.label = label
         self._rich: Any = None
         self._task: Any = None
-        try:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-            from rich.progress import (
-                Progress as RichProgress,
-            )
+        if mode == "auto":
+            mode = "rich" if sys.stderr.isatty() else "plain"
+        if mode == "rich":
+            try:
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    TextColumn,
+                    TimeElapsedColumn,
+                )
+                from rich.progress import (
+                    Progress as RichProgress,
+                )
 
-            self._rich = RichProgress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[detail]}"),
-                TimeElapsedColumn(),
-                transient=False,
-            )
-        except ImportError:
-            self._rich = None
+                self._rich = RichProgress(
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[detail]}"),
+                    TimeElapsedColumn(),
+                    console=Console(stderr=True),
+                    transient=False,
+                )
+            except ImportError:
+                mode = "plain"
+        self.mode = mode
         self._last_plain = 0.0
 
     def __enter__(self) -> _ProgressView:
@@ -178,10 +191,29 @@ class _ProgressView:
             self._rich.__exit__(None, None, None)
 
     def update(self, p: Progress) -> None:
+        if self.mode == "none":
+            return
+        if self.mode == "json":
+            record = {
+                "total": self.total,
+                "submitted": p.submitted,
+                "queued": p.queued,
+                "running": p.running,
+                "done": p.done,
+                "failed": p.failed,
+                "limit": p.limit,
+                "rate_limited": p.rate_limited,
+                "elapsed": round(p.elapsed, 3),
+                "throughput": round(p.throughput, 2),
+            }
+            print(json.dumps(record), file=sys.stderr, flush=True)
+            return
         detail = (
             f"queued {p.queued}  running {p.running}  done {p.done}  failed {p.failed}  "
             f"{p.throughput:.0f} jobs/s"
         )
+        if p.rate_limited:
+            detail += f"  (rate limited: {p.rate_limited}, in flight <= {p.limit})"
         if self._rich is not None:
             self._rich.update(self._task, completed=p.finished, detail=detail)
         elif time.monotonic() - self._last_plain > 0.5 or p.finished == self.total:
@@ -258,18 +290,40 @@ async def _cmd_demo(ns: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-async def _cmd_batch(ns: argparse.Namespace) -> int:
+def _read_inputs(path: str) -> list[dict[str, Any]]:
     inputs = []
-    text = await anyio.Path(ns.inputs).read_text(encoding="utf-8")
-    for line_no, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            value = json.loads(line)
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{line_no}: not JSON ({exc})") from exc
             if not isinstance(value, dict):
-                raise ValueError(f"{ns.inputs}:{line_no}: each line must be a JSON object")
+                raise ValueError(f"{path}:{line_no}: each line must be a JSON object")
             inputs.append(value)
+    return inputs
+
+
+def _manifest_path(ns: argparse.Namespace) -> Path:
+    return Path(ns.manifest) if ns.manifest else Path(str(ns.output) + ".manifest")
+
+
+async def _cmd_batch(ns: argparse.Namespace) -> int:
+    inputs = await anyio.to_thread.run_sync(_read_inputs, ns.inputs)
+    manifest = _manifest_path(ns)
+    if await anyio.Path(manifest).exists() and not ns.resume:
+        raise ValueError(
+            f"{manifest} exists (an earlier run of this batch): pass --resume to continue it "
+            "without resubmitting anything, or delete it to start over"
+        )
     failed = 0
+    started = time.monotonic()
+    # The output is rewritten in full on every run: results of earlier runs come back from
+    # the manifest, so OUT.jsonl always ends up with one line per input.
     async with _client(ns) as client, await anyio.open_file(ns.output, "w") as out:
-        with _ProgressView(len(inputs), ns.app) as view:
+        with _ProgressView(len(inputs), ns.app, ns.progress) as view:
             async with client.map(
                 ns.app,
                 inputs,
@@ -277,6 +331,8 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
                 ordered=False,
                 return_exceptions=True,
                 on_progress=view.update,
+                client_timeout=ns.timeout,
+                manifest=manifest,
             ) as batch:
                 async for item in batch:
                     record: dict[str, Any] = {"index": item.index, "request_id": item.request_id}
@@ -285,7 +341,18 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
                     else:
                         failed += 1
                         record["error"] = str(item.error)
+                        record["error_type"] = type(item.error).__name__
                     await out.write(json.dumps(record) + "\n")
+    elapsed = time.monotonic() - started
+    print(
+        f"{len(inputs) - failed} done, {failed} failed in {elapsed:.2f}s; results in {ns.output}",
+        file=sys.stderr,
+    )
+    if failed:
+        print(
+            f"fal-client: {failed} of {len(inputs)} inputs failed (see 'error' in {ns.output})",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 
@@ -347,11 +414,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_emulator(sub.add_parser("upload", help="upload a file and print its URL"))
     p.add_argument("file")
     p.set_defaults(handler=_cmd_upload)
-    p = with_emulator(sub.add_parser("batch", help="run every line of a JSONL file through an app"))
-    p.add_argument("app")
+    p = with_emulator(
+        sub.add_parser(
+            "batch",
+            help="run every line of a JSONL file through an app (resumable)",
+            description=(
+                "Run every line of INPUTS (one JSON object per line) through APP with at most "
+                "-c jobs in flight, writing one JSON line per input to -o: {index, request_id, "
+                "result} or {index, request_id, error, error_type}. Every submission and result "
+                "is journalled in a manifest (default OUTPUT.manifest); after a crash or Ctrl-C, "
+                "run the same command with --resume: nothing already submitted is submitted "
+                "again. Exit codes: 0 all done, 1 some inputs failed, 2 bad usage/inputs/"
+                "manifest, 130 interrupted."
+            ),
+        )
+    )
+    p.add_argument("app", help="app id, e.g. fal-ai/fast-sdxl")
     p.add_argument("inputs", help="JSONL file, one argument object per line")
     p.add_argument("-o", "--output", required=True, help="JSONL file to write results to")
-    p.add_argument("-c", "--concurrency", type=int, default=16)
+    p.add_argument(
+        "-c", "--concurrency", type=int, default=16, help="most jobs in flight (default 16)"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the manifest of an earlier run (re-attach, never resubmit)",
+    )
+    p.add_argument("--manifest", help="manifest path (default: OUTPUT.manifest)")
+    p.add_argument("--timeout", type=float, default=None, help="per-job limit in seconds")
+    p.add_argument(
+        "--progress",
+        choices=PROGRESS_MODES,
+        default="auto",
+        help="progress display on stderr (json: one object per update, for scripts)",
+    )
     p.set_defaults(handler=_cmd_batch)
     p = sub.add_parser("demo", help="batch ~200 prompts through the embedded emulator")
     p.add_argument("-n", "--count", type=int, default=200)
@@ -377,6 +473,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(anyio.run(ns.handler, ns, backend=ns.backend))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        if ns.command == "batch":
+            print(
+                "jobs in flight keep running; continue with the same command plus --resume",
+                file=sys.stderr,
+            )
         return 130
     except (ValueError, TypeError, OSError) as exc:
         print(f"fal-client: error: {exc}", file=sys.stderr)

@@ -65,3 +65,30 @@ def test_help_is_available_everywhere(capsys: pytest.CaptureFixture[str]) -> Non
             main(argv)
         assert info.value.code == 0
     assert "usage: fal-client" in capsys.readouterr().out
+
+
+def test_batch_help_explains_resume_manifest_and_exit_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["batch", "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for word in ("--resume", "--manifest", "--progress", "130 interrupted", "OUTPUT.manifest"):
+        assert word in text
+
+
+def test_batch_json_progress_and_resume_of_a_finished_batch_sends_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(4)))
+    output = tmp_path / "out.jsonl"
+    argv = ["batch", "--emulator", "fal-ai/echo", str(inputs), "-o", str(output)]
+    assert main([*argv, "--progress", "json"]) == 0
+    updates = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    assert updates[-1]["done"] == 4 and updates[-1]["total"] == 4
+    first = sorted(output.read_text().splitlines())
+    # A fresh embedded emulator knows none of the request ids: only the manifest can answer.
+    assert main([*argv, "--resume", "--progress", "none"]) == 0
+    assert sorted(output.read_text().splitlines()) == first
