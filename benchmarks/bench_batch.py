@@ -221,7 +221,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         ok = speedup >= SPEEDUP_TARGET and rss < 1
         bound = ">" if official.get("timed_out") else ""
         print(
-            f"throughput ratio ours/official: {bound}{speedup:.1f}x (target >= {SPEEDUP_TARGET:g}x); "
+            f"throughput ratio ours/official: {bound}{speedup:.1f}x "
+            f"(target >= {SPEEDUP_TARGET:g}x); "
             f"peak RSS ratio: {rss:.2f} (target < 1): {'MET' if ok else 'NOT MET'}"
         )
     if ns.json:
