@@ -108,24 +108,45 @@ def worker_ours(spec: dict[str, Any]) -> dict[str, Any]:
 # --- driver ---------------------------------------------------------------------------------------
 
 
-def run_worker(cmd: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
-    """Run a worker; one that runs past ``timeout`` is killed and reported as a lower bound."""
+def _vm_hwm_mb(pid: int) -> float:
+    """The peak resident set of a live process in MiB (Linux ``VmHWM``), NaN if unknown."""
     try:
-        proc = subprocess.run(
-            cmd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def run_worker(cmd: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Run a worker; one that runs past ``timeout`` is killed and reported as a bound."""
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        peak = _vm_hwm_mb(proc.pid)  # its peak so far, read before the kill
+        proc.kill()
+        proc.communicate()
         return {
             "seconds": timeout,
             "timed_out": True,
             "failed": 0,
             "errors": [f"did not finish within {timeout:g}s; killed (figures are bounds)"],
-            "baseline_mb": 0.0,
-            "peak_mb": float("nan"),
+            "baseline_mb": float("nan"),
+            "peak_mb": peak,
         }
     if proc.returncode != 0:
-        raise RuntimeError(f"worker {cmd[-1]} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+        raise RuntimeError(f"worker {cmd[-1]} exited {proc.returncode}:\n{stderr[-3000:]}")
+    return dict(json.loads(stdout.strip().splitlines()[-1]))
 
 
 def build_emulator() -> Any:
