@@ -284,6 +284,7 @@ class EmulatorState:
         with self.lock:
             self.streams.append(entry)
             self.open_streams.add(entry)
+        self.feed.publish(entry)  # waiters on streams() re-check when one opens, too
         return entry
 
     def close_stream(self, entry: StreamEntry, *, client_disconnected: bool) -> None:
