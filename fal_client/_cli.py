@@ -60,20 +60,27 @@ def _arguments(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 @asynccontextmanager
+async def _emulator_client() -> AsyncIterator[AsyncClient]:
+    """An embedded emulator and a client pointed at it (``--emulator`` and the demo)."""
+    from .testing import Emulator
+
+    async with Emulator() as emu:
+        env = emu.env
+        async with AsyncClient(
+            key=env["FAL_KEY"],
+            run_url=env["FAL_RUN_URL"],
+            queue_url=env["FAL_QUEUE_URL"],
+            rest_url=env["FAL_REST_URL"],
+            cdn_url=env["FAL_CDN_URL"],
+        ) as client:
+            yield client
+
+
+@asynccontextmanager
 async def _client(ns: argparse.Namespace) -> AsyncIterator[AsyncClient]:
     if getattr(ns, "emulator", False):
-        from .testing import Emulator
-
-        async with Emulator() as emu:
-            env = emu.env
-            async with AsyncClient(
-                key=env["FAL_KEY"],
-                run_url=env["FAL_RUN_URL"],
-                queue_url=env["FAL_QUEUE_URL"],
-                rest_url=env["FAL_REST_URL"],
-                cdn_url=env["FAL_CDN_URL"],
-            ) as client:
-                yield client
+        async with _emulator_client() as client:
+            yield client
     else:
         async with AsyncClient() as client:
             yield client
@@ -222,8 +229,6 @@ class _ProgressView:
 
 
 async def _cmd_demo(ns: argparse.Namespace) -> int:
-    from .testing import Emulator
-
     count = ns.count
     out_dir = Path(ns.out)
     prompts = [
@@ -233,46 +238,35 @@ async def _cmd_demo(ns: argparse.Namespace) -> int:
         f"fal-client {__version__} demo: {count} prompts through fal-ai/fast-sdxl "
         "on the embedded emulator (no network needed)"
     )
-    async with Emulator() as emu:
-        env = emu.env
-        async with AsyncClient(
-            key=env["FAL_KEY"],
-            run_url=env["FAL_RUN_URL"],
-            queue_url=env["FAL_QUEUE_URL"],
-            rest_url=env["FAL_REST_URL"],
-            cdn_url=env["FAL_CDN_URL"],
-        ) as client:
-            results: list[BatchResult] = []
-            started = time.monotonic()
-            with _ProgressView(count, "generating") as view:
-                async with client.map(
-                    "fal-ai/fast-sdxl",
-                    prompts,
-                    concurrency=ns.concurrency,
-                    ordered=False,
-                    return_exceptions=True,
-                    on_progress=view.update,
-                ) as batch:
-                    async for item in batch:
-                        results.append(item)
-            elapsed = time.monotonic() - started
-            failed = [r for r in results if not r.ok]
-            urls = [
-                (r.index, image["url"])
-                for r in results
-                if r.ok
-                for image in r.result.get("images", [])
-            ]
-            limiter = anyio.CapacityLimiter(16)
-            await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
+    async with _emulator_client() as client:
+        results: list[BatchResult] = []
+        started = time.monotonic()
+        with _ProgressView(count, "generating") as view:
+            async with client.map(
+                "fal-ai/fast-sdxl",
+                prompts,
+                concurrency=ns.concurrency,
+                ordered=False,
+                return_exceptions=True,
+                on_progress=view.update,
+            ) as batch:
+                async for item in batch:
+                    results.append(item)
+        elapsed = time.monotonic() - started
+        failed = [r for r in results if not r.ok]
+        urls = [
+            (r.index, image["url"]) for r in results if r.ok for image in r.result.get("images", [])
+        ]
+        limiter = anyio.CapacityLimiter(16)
+        await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
 
-            async def fetch(index: int, url: str) -> None:
-                async with limiter:
-                    await client.download(url, out_dir / f"{index:04d}.png", overwrite=True)
+        async def fetch(index: int, url: str) -> None:
+            async with limiter:
+                await client.download(url, out_dir / f"{index:04d}.png", overwrite=True)
 
-            async with anyio.create_task_group() as tg:
-                for index, url in urls:
-                    tg.start_soon(fetch, index, url)
+        async with anyio.create_task_group() as tg:
+            for index, url in urls:
+                tg.start_soon(fetch, index, url)
     latencies = [r.latency for r in results if r.latency is not None]
     print()
     print(f"jobs:        {len(results)} ({len(results) - len(failed)} ok, {len(failed)} failed)")
