@@ -208,7 +208,7 @@ def test_client_options_are_checked(
         (
             lambda: fal_client.webhooks.verify({}, b"{}"),
             fal_client.webhooks.WebhookVerificationError,
-            "header",
+            "missing",
         ),
     ],
     ids=[
