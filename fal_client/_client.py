@@ -329,8 +329,10 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
     Args:
         key: the fal API key; defaults to the environment (``FAL_KEY``...), see the docs.
         default_timeout: the deadline in seconds of ``run``, ``stream`` and each queue request.
-        run_url, queue_url, rest_url, cdn_url: base URLs of fal's services (default from
-            ``FAL_RUN_URL`` etc., else production).
+        run_url: base URL of fal.run (default from ``FAL_RUN_URL``, else production).
+        queue_url: base URL of the queue (default from ``FAL_QUEUE_URL``, else production).
+        rest_url: base URL of the REST API (default from ``FAL_REST_URL``, else production).
+        cdn_url: base URL of the CDN (default from ``FAL_CDN_URL``, else production).
         retry: the ``RetryPolicy`` for transient failures.
         max_retries: shortcut for ``RetryPolicy(max_attempts=max_retries + 1)``.
         headers: extra headers sent with every request.
@@ -670,7 +672,8 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
             interval: the first polling gap when no status stream is available.
             client_timeout: total deadline in seconds; on expiry the job is cancelled and
                 ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
-            Others: as for ``submit``.
+
+        The other arguments are as for ``submit``.
 
         Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
         """

@@ -132,7 +132,9 @@ class AsyncFilesAPI:
                 ``{"expiration_duration_seconds": 3600}``.
             progress: called as ``progress(bytes_sent, total)`` (sync or async), first with 0,
                 never decreasing, last with ``total``.
-            multipart_threshold, chunk_size, max_concurrency: override ``upload_options``.
+            multipart_threshold: overrides ``upload_options.multipart_threshold``.
+            chunk_size: overrides ``upload_options.chunk_size``.
+            max_concurrency: overrides ``upload_options.max_concurrency``.
 
         Returns:
             The URL of the stored file.
@@ -174,8 +176,8 @@ class AsyncFilesAPI:
             content_type: its MIME type; guessed from the name by default
                 (``application/octet-stream`` when unknown).
             file_name: the stored name; the file's own name by default.
-            repository, fallback_repository, lifecycle, progress, multipart_threshold,
-                chunk_size, max_concurrency: as for ``upload``.
+
+        The other arguments are as for ``upload``.
 
         Raises:
             FileNotFoundError, IsADirectoryError, PermissionError: before anything is sent.

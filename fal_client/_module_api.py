@@ -240,7 +240,8 @@ def subscribe(
         interval: the first polling gap when no status stream is available.
         client_timeout: total deadline in seconds; on expiry the job is cancelled and
             ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
-        Others: as for ``submit``.
+
+    The other arguments are as for ``submit``.
 
     Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
     """
@@ -286,7 +287,8 @@ async def subscribe_async(
         interval: the first polling gap when no status stream is available.
         client_timeout: total deadline in seconds; on expiry the job is cancelled and
             ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
-        Others: as for ``submit``.
+
+    The other arguments are as for ``submit``.
 
     Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
     """
@@ -488,7 +490,9 @@ def upload(
             ``{"expiration_duration_seconds": 3600}``.
         progress: called as ``progress(bytes_sent, total)`` (sync or async), first with 0,
             never decreasing, last with ``total``.
-        multipart_threshold, chunk_size, max_concurrency: override ``upload_options``.
+        multipart_threshold: overrides ``upload_options.multipart_threshold``.
+        chunk_size: overrides ``upload_options.chunk_size``.
+        max_concurrency: overrides ``upload_options.max_concurrency``.
 
     Returns:
         The URL of the stored file.
@@ -540,7 +544,9 @@ async def upload_async(
             ``{"expiration_duration_seconds": 3600}``.
         progress: called as ``progress(bytes_sent, total)`` (sync or async), first with 0,
             never decreasing, last with ``total``.
-        multipart_threshold, chunk_size, max_concurrency: override ``upload_options``.
+        multipart_threshold: overrides ``upload_options.multipart_threshold``.
+        chunk_size: overrides ``upload_options.chunk_size``.
+        max_concurrency: overrides ``upload_options.max_concurrency``.
 
     Returns:
         The URL of the stored file.
@@ -583,8 +589,8 @@ def upload_file(
         content_type: its MIME type; guessed from the name by default
             (``application/octet-stream`` when unknown).
         file_name: the stored name; the file's own name by default.
-        repository, fallback_repository, lifecycle, progress, multipart_threshold,
-            chunk_size, max_concurrency: as for ``upload``.
+
+    The other arguments are as for ``upload``.
 
     Raises:
         FileNotFoundError, IsADirectoryError, PermissionError: before anything is sent.
@@ -624,8 +630,8 @@ async def upload_file_async(
         content_type: its MIME type; guessed from the name by default
             (``application/octet-stream`` when unknown).
         file_name: the stored name; the file's own name by default.
-        repository, fallback_repository, lifecycle, progress, multipart_threshold,
-            chunk_size, max_concurrency: as for ``upload``.
+
+    The other arguments are as for ``upload``.
 
     Raises:
         FileNotFoundError, IsADirectoryError, PermissionError: before anything is sent.
