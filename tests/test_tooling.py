@@ -36,6 +36,13 @@ def test_ruff_is_clean() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_ruff_format_is_clean() -> None:
+    targets = ("fal_client", "tests", "tools", "benchmarks", "examples")
+    existing = [t for t in targets if (ROOT / t).exists()]
+    proc = run(sys.executable, "-m", "ruff", "format", "--check", *existing)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_public_names_are_pinned() -> None:
     import fal_client
 
