@@ -14,6 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.timeout(200)
+@pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="the docs toolchain is installed on Python 3.11+ only (see pyproject's dev extra); "
+    "CI builds the docs on 3.11",
+)
 def test_docs_build_strict(tmp_path: Path) -> None:
     if importlib.util.find_spec("mkdocs") is None:
         pytest.fail("mkdocs is not installed: pip install -e '.[dev]'")
