@@ -85,6 +85,8 @@ class EmulatorASGI:
         ex.fault = choice = self._state.faults.choose(route.operation, route.fault_targets())
         if choice.delay:
             entry.fault = "latency"
+            # Tests wait on this to know a request is parked in its delay.
+            self._state.feed.publish(entry)
             await anyio.sleep(choice.delay)
         if choice.rule is not None:
             entry.fault = choice.rule.kind

@@ -54,6 +54,7 @@ async def serve_sse(
             yield chunk
             # Resumed: sse-starlette has written the previous event.
             entry.events_sent += 1
+            state.feed.publish(entry)  # waiters on events_sent re-check
         ended_by_server = True
         if drop_at_end():
             await ex.drop_connection()
