@@ -39,6 +39,7 @@ from ._errors import (
     MissingCredentialsError,
     ServerError,
     UnexpectedResponseError,
+    describe_exception,
 )
 from ._files_api import AsyncFilesAPI
 from ._lifecycle import UploadOptions
@@ -579,7 +580,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
                 raise timed_out() from exc
             except lib.TransportError as exc:
                 raise FalClientConnectionError(
-                    f"stream interrupted: {type(exc).__name__}: {exc}",
+                    f"stream interrupted: {describe_exception(exc)}",
                     app=app.full,
                     request_id=request_id,
                 ) from exc

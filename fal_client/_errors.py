@@ -46,6 +46,24 @@ __all__ = [
 ]
 
 
+def describe_exception(exc: BaseException) -> str:
+    """``"Type: message"`` for a network error, taking the message from the first exception
+    down its cause chain that has one: under trio, httpx's ``ConnectError`` for a refused
+    certificate has an empty message and the reason ("CERTIFICATE_VERIFY_FAILED") sits on
+    the ``SSLCertVerificationError`` it was raised from."""
+    seen: set[int] = set()
+    inner: Optional[BaseException] = exc
+    while inner is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        text = str(inner)
+        if text:
+            if inner is exc:
+                return f"{type(exc).__name__}: {text}"
+            return f"{type(exc).__name__}: {type(inner).__name__}: {text}"
+        inner = inner.__cause__ or inner.__context__
+    return type(exc).__name__
+
+
 def _context_suffix(app: Optional[str], request_id: Optional[str]) -> str:
     parts = []
     if app:

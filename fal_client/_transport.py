@@ -24,6 +24,7 @@ from ._endpoints import Endpoints
 from ._errors import (
     FalClientConnectionError,
     SubmitNotConfirmedError,
+    describe_exception,
     error_from_response,
 )
 from ._http import library_of, load_library, never_sent
@@ -300,7 +301,7 @@ class Transport:
                 if not policy.may_retry(attempt, elapsed, delay):
                     raise FalClientConnectionError(
                         f"{method} {_safe_url(url)} failed after {attempt} attempt(s): "
-                        f"{type(exc).__name__}: {exc}",
+                        f"{describe_exception(exc)}",
                         app=app,
                         request_id=request_id,
                     ) from exc

@@ -44,7 +44,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from ._errors import FalClientConnectionError, error_from_response
+from ._errors import FalClientConnectionError, describe_exception, error_from_response
 from ._realtime_protocol import WebSocketClosed
 
 READ_CHUNK = 65536
@@ -292,7 +292,7 @@ async def connect_websocket(
             ) from exc
         if isinstance(exc, (OSError, anyio.BrokenResourceError, RemoteProtocolError)):
             raise FalClientConnectionError(
-                f"websocket {_safe(url)} failed to open: {type(exc).__name__}: {exc}", app=app
+                f"websocket {_safe(url)} failed to open: {describe_exception(exc)}", app=app
             ) from exc
         raise
 
