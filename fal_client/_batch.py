@@ -13,9 +13,11 @@ Every job in flight holds exactly one waiter (a status stream, or a poller when 
 none); inputs not yet started are not even read from the iterable. So 10,000 inputs at
 ``concurrency=16`` mean at most 16 submissions, 16 status streams and 16 connections at a time.
 
-Rate limits: a submit refused with 429 (after the transport's own retries) means no job was
-created, so the input is put back: the limit halves, new submissions pause for ``Retry-After``,
-and the input is submitted again once a slot is free. Successes add the slots back one by one.
+Rate limits: every 429 any of a job's requests receives halves the limit (once per epoch) and
+pauses new submissions for ``Retry-After``, also when the transport's retry then gets through
+(the transport reports each 429 through ``_rate_signal``). A submit still refused after those
+retries means no job was created, so the input is put back and submitted again once a slot is
+free. Successes add the slots back one by one.
 
 Resumable runs (``manifest=``, see ``_manifest.py`` for the file format): every submission and
 every outcome is journalled. Jobs are then waited for without ``subscribe``'s cancel-on-give-up:
@@ -43,6 +45,7 @@ from ._aclosing import aclosing
 from ._aimd import AdaptiveLimit
 from ._errors import FalClientTimeoutError, RateLimitError
 from ._manifest import Entry, ManifestError, ManifestWriter, check_input, input_key
+from ._rate_signal import listening_for_rate_limits
 from ._status import Completed, InProgress, Status
 
 if sys.version_info < (3, 11):  # pragma: no cover - depends on the interpreter
@@ -88,7 +91,8 @@ class Progress:
     ``failed`` are finished ones (``done`` includes results taken from a manifest); ``total``
     is known once the inputs are exhausted. ``limit`` is the current in-flight limit: below the
     configured concurrency while backing off from rate limits; ``rate_limited`` counts the
-    submissions refused with 429 that were put back.
+    429 answers the map's requests received, whether the client's retries absorbed them or
+    the refused submission was put back.
     """
 
     submitted: int
@@ -355,31 +359,36 @@ async def run_map(
             if writer is None:
                 mark(index, "queued")
 
+        def rate_limited(retry_after: Optional[float]) -> None:
+            # Any 429 of this job's requests, retried by the transport or not: back off.
+            limit.on_rate_limited(epoch, anyio.current_time(), retry_after)
+            counters.limit = limit.limit
+            counters.rate_limited += 1
+
         try:
             requeues = 0
             while True:
                 try:
-                    if writer is not None:
-                        result = await run_journalled(index, arguments, key, entry, enqueued)
-                    else:
-                        result = await client.subscribe(
-                            application,
-                            arguments,
-                            on_enqueue=enqueued,
-                            on_queue_update=partial(updated, index) if on_progress else None,
-                            client_timeout=client_timeout,
-                            **options,
-                        )
+                    with listening_for_rate_limits(rate_limited):
+                        if writer is not None:
+                            result = await run_journalled(index, arguments, key, entry, enqueued)
+                        else:
+                            result = await client.subscribe(
+                                application,
+                                arguments,
+                                on_enqueue=enqueued,
+                                on_queue_update=partial(updated, index) if on_progress else None,
+                                client_timeout=client_timeout,
+                                **options,
+                            )
                     break
-                except RateLimitError as exc:
+                except RateLimitError:
                     # No request id: the submit itself was refused, so no job exists and
-                    # putting the input back cannot create a second one.
+                    # putting the input back cannot create a second one. (The limit has
+                    # already backed off: the 429 was reported as it arrived.)
                     if request_id is not None or requeues >= MAX_RATE_LIMIT_REQUEUES:
                         raise
                     requeues += 1
-                    limit.on_rate_limited(epoch, anyio.current_time(), exc.retry_after)
-                    counters.limit = limit.limit
-                    counters.rate_limited += 1
                     holding = False
                     release_slot()
                     epoch = await acquire_slot()

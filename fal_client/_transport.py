@@ -28,6 +28,7 @@ from ._errors import (
     error_from_response,
 )
 from ._http import library_of, load_library, never_sent
+from ._rate_signal import report_rate_limited
 from ._retry import RetryPolicy, parse_retry_after
 from ._version import __version__
 
@@ -332,6 +333,9 @@ class Transport:
                     yield response
                     return
                 await response.aread()
+                if response.status_code == 429:
+                    # Reported even when retried below: a fan-out slows down as a whole.
+                    report_rate_limited(parse_retry_after(response.headers.get("retry-after")))
                 if policy.status_is_retryable(
                     response.status_code, response.headers, server_errors=retry_server_errors
                 ):

@@ -23,12 +23,30 @@ def strict_mode(request: pytest.FixtureRequest, client_options: dict[str, Any]) 
 
 def test_a_429_storm_on_submit_loses_nothing(mode: Driver, emu: Emulator, work: WorkLog) -> None:
     emu.faults("rate_limit", operation="submit", probability=0.5, seed=1, retry_after=0.01)
+    progress: list[fal_client.Progress] = []
     inputs = [{"i": i} for i in range(60)]
-    results = mode.collect("map", WORK_APP, inputs, concurrency=8)
+    results = mode.collect("map", WORK_APP, inputs, concurrency=8, on_progress=progress.append)
     assert results == [{"i": i, "out": f"result-{i}"} for i in range(60)]
     assert submits(emu) == 60 and work.duplicates() == {}
     refused = [r for r in emu.requests() if r.operation == "submit" and r.status_code == 429]
     assert refused  # the storm really happened
+    # The client's own retries absorbed the 429s, and map still heard every one and backed off.
+    assert progress[-1].rate_limited == len(refused)
+    assert min(p.limit for p in progress) < 8
+
+
+def test_429s_on_status_requests_slow_the_map_down_too(
+    mode: Driver, emu: Emulator, work: WorkLog
+) -> None:
+    # A 429 on a job's status is not a refused submit, but it is the platform asking for less.
+    emu.faults("rate_limit", operation="status_stream", count=3, retry_after=0.01)
+    progress: list[fal_client.Progress] = []
+    inputs = [{"i": i} for i in range(20)]
+    results = mode.collect("map", WORK_APP, inputs, concurrency=8, on_progress=progress.append)
+    assert results == [{"i": i, "out": f"result-{i}"} for i in range(20)]
+    assert submits(emu) == 20 and work.duplicates() == {}
+    assert progress[-1].rate_limited == 3
+    assert min(p.limit for p in progress) < 8
 
 
 def test_rate_limits_that_reach_map_shrink_the_limit_and_every_input_is_put_back(
