@@ -171,3 +171,19 @@ def test_sync_and_async_surfaces_match() -> None:
             ]
             assert s == a, f"{sync_cls.__name__}.{name} signature differs from the async one"
             assert sync_member.__doc__ == member.__doc__
+
+
+def test_every_guarantee_breaking_edit_still_applies() -> None:
+    # tools/break_guarantees.py breaks each guarantee with one edit and shows its tests fail;
+    # an edit whose text moved away would make that proof silently stale.
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import break_guarantees
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    for mutation in break_guarantees.MUTATIONS:
+        text = (ROOT / mutation.path).read_text()
+        assert text.count(mutation.old) == 1, f"{mutation.name}: update tools/break_guarantees.py"
+        for target in mutation.tests:
+            if target.startswith("tests"):
+                assert (ROOT / target.split("::")[0]).exists(), f"{mutation.name}: {target}"

@@ -1,0 +1,246 @@
+"""Break each guarantee on purpose and show that its tests notice.
+
+    python tools/break_guarantees.py            # every mutation (about two minutes)
+    python tools/break_guarantees.py --list     # what each mutation breaks
+    python tools/break_guarantees.py -k tls     # the mutations whose name contains "tls"
+
+A guarantee is only as good as the test that would catch its loss. For each entry below this
+script checks out the committed tree into a scratch git worktree, runs the guarantee's tests
+there unchanged (they must pass), applies one small edit that breaks the guarantee (the same
+edit a careless refactor could make), runs the same tests again (they must now fail), and
+throws the worktree away. The repository you run it from is never modified, so it is safe
+while other work goes on. ``tests/test_tooling.py`` checks that every edit still applies, so
+this list cannot silently rot. Results are recorded in ``docs/reliability.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One guarantee, the edit that breaks it, and the tests that must notice."""
+
+    name: str
+    guarantee: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]  # pytest arguments: node ids or a path followed by "-k", expr
+
+
+MUTATIONS = [
+    Mutation(
+        "remote-cancel",
+        "giving up on a wait cancels the remote job",
+        "fal_client/_client.py",
+        '                await self.cancel()\n                logger.debug("cancelled remote',
+        '                pass\n                logger.debug("cancelled remote',
+        ("tests/reliability/test_cancellation_census.py", "-k", "subscribe or get or map"),
+    ),
+    Mutation(
+        "ctrl-c-abandons",
+        "Ctrl-C in a sync call cancels its task and waits for the cleanup",
+        "fal_client/_portal.py",
+        "        except BaseException:\n            self.abandon()\n            raise",
+        "        except BaseException:\n            raise",
+        ("tests/reliability/test_cancellation_census.py", "-k", "sync_call and (run or get)"),
+    ),
+    Mutation(
+        "download-atomic",
+        "a download never leaves a partial file behind",
+        "fal_client/_download.py",
+        "            tmp.unlink(missing_ok=True)",
+        "            pass",
+        ("tests/reliability/test_cancellation_census.py", "-k", "download"),
+    ),
+    Mutation(
+        "multipart-never-completed-on-failure",
+        "a multipart upload that failed is never completed",
+        "fal_client/_multipart.py",
+        "    if failure is not None:\n        raise failure\n",
+        "",
+        ("tests/files/test_uploads.py", "-k", "part"),
+    ),
+    Mutation(
+        "submit-not-resent",
+        "a POST that may have created a paid job is never sent twice",
+        "fal_client/_transport.py",
+        "if sent_maybe and not repeatable:",
+        "if False:",
+        (
+            "tests/core/test_retries.py",
+            "tests/reliability/test_fault_suite.py",
+            "-k",
+            "resent or submit",
+        ),
+    ),
+    Mutation(
+        "key-only-to-fal",
+        "the key goes only to fal's origins",
+        "fal_client/_transport.py",
+        "if authorize and self.endpoints.is_fal_url(url):",
+        "if True:",
+        ("tests/core/test_retries.py", "-k", "key_goes_only_to_fal"),
+    ),
+    Mutation(
+        "secret-not-in-repr",
+        "the key never shows in a repr",
+        "fal_client/_auth.py",
+        'return f"<{type(self).__name__} scheme={self.scheme} (secret hidden)>"',
+        'return f"<{type(self).__name__} {vars(self)}>"',
+        ("tests/unit/test_auth.py", "tests/core/test_retries.py", "-k", "repr"),
+    ),
+    Mutation(
+        "tls-verified",
+        "TLS certificates are verified",
+        "fal_client/_transport.py",
+        "        client = lib.AsyncClient(\n",
+        "        client = lib.AsyncClient(\n            verify=False,\n",
+        ("tests/reliability/test_tls.py",),
+    ),
+    Mutation(
+        "retry-after-honoured",
+        "a server's Retry-After is honoured",
+        "fal_client/_retry.py",
+        "            return max(retry_after, 0.0)",
+        "            pass",
+        ("tests/core/test_retries.py", "tests/unit", "-k", "retry_after"),
+    ),
+    Mutation(
+        "map-bounded",
+        "map never has more than `concurrency` jobs in flight",
+        "fal_client/_aimd.py",
+        "return in_flight < self.limit and now >= self.resume_at",
+        "return now >= self.resume_at",
+        ("tests/core/test_map.py", "tests/batch", "-k", "bounded or one_connection"),
+    ),
+    Mutation(
+        "map-hears-429",
+        "every 429 a map's requests receive slows the map down",
+        "fal_client/_transport.py",
+        "                    report_rate_limited(",
+        "                    (lambda _: None)(",
+        ("tests/batch/test_rate_limit.py",),
+    ),
+    Mutation(
+        "resume-no-duplicates",
+        "a resumed map never submits a job the manifest knows about",
+        "fal_client/_batch.py",
+        "            handle = client.get_handle(application, entry.request_id)",
+        "            handle = await client.submit(application, arguments, **options)",
+        ("tests/batch/test_manifest.py",),
+    ),
+    Mutation(
+        "webhook-signature",
+        "a webhook whose signature does not verify is rejected",
+        "fal_client/webhooks.py",
+        "            key.verify(signed.signature, signed.message)\n            return True",
+        "            return True",
+        ("tests/webhooks/test_verify.py",),
+    ),
+    Mutation(
+        "bad-input-before-sending",
+        "arguments that are not JSON fail before anything is sent",
+        "fal_client/_transport.py",
+        '        raise TypeError(f"{what} must be JSON-serialisable: {exc}") from exc',
+        "        return b'{}'",
+        ("tests/reliability/test_bad_input_catalogue.py",),
+    ),
+    Mutation(
+        "status-stream-reconnects",
+        "a status stream cut mid-way is reopened and the job still delivered",
+        "fal_client/_client.py",
+        "                    reconnects += 1  # closed before COMPLETED: reconnect",
+        "                    return",
+        ("tests/reliability/test_fault_suite.py", "-k", "sse_cut"),
+    ),
+    Mutation(
+        "connections-released",
+        "a response is always closed, so no connection stays busy",
+        "fal_client/_transport.py",
+        "            finally:\n                await response.aclose()",
+        "            finally:\n                pass",
+        ("tests/reliability/test_cancellation_census.py",),
+    ),
+    Mutation(
+        "status-stream-fallback",
+        "without a status stream the client polls instead",
+        "fal_client/_client.py",
+        "            if status_code in (404, 405, 501):",
+        "            if False:",
+        ("tests/core", "-k", "poll or stream"),
+    ),
+]
+
+
+def run_pytest(tree: Path, tests: tuple[str, ...]) -> tuple[int, str]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
+    proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    return proc.returncode, lines[-1] if lines else proc.stderr.strip()[-200:]
+
+
+def apply(tree: Path, mutation: Mutation) -> None:
+    path = tree / mutation.path
+    text = path.read_text()
+    if text.count(mutation.old) != 1:
+        raise SystemExit(
+            f"{mutation.name}: the text to break occurs {text.count(mutation.old)} times in "
+            f"{mutation.path}; update the mutation"
+        )
+    path.write_text(text.replace(mutation.old, mutation.new))
+
+
+def check(mutation: Mutation) -> bool:
+    with tempfile.TemporaryDirectory(prefix="fal-mutation-") as scratch:
+        tree = Path(scratch) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "-q", str(tree), "HEAD"],
+            cwd=ROOT,
+            check=True,
+        )
+        try:
+            started = time.monotonic()
+            intact, intact_summary = run_pytest(tree, mutation.tests)
+            apply(tree, mutation)
+            broken, broken_summary = run_pytest(tree, mutation.tests)
+            took = time.monotonic() - started
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
+    proven = intact == 0 and broken != 0
+    verdict = "caught" if proven else "NOT CAUGHT" if intact == 0 else "TESTS FAIL UNBROKEN"
+    print(f"{verdict:>18}  {mutation.name:<38} {took:5.1f}s")
+    print(f"{'':>20}intact: {intact_summary}")
+    print(f"{'':>20}broken: {broken_summary}")
+    return proven
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-k", default="", help="only mutations whose name contains this")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    args = parser.parse_args()
+    chosen = [m for m in MUTATIONS if args.k in m.name]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:<38} {m.guarantee}  ({m.path}; tests: {' '.join(m.tests)})")
+        return 0
+    results = [check(m) for m in chosen]
+    print(f"\n{sum(results)}/{len(results)} broken guarantees were caught by their tests")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
