@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
 
 from fal_client.testing import AppContext, Emulator, Gate
@@ -42,6 +43,8 @@ def _work_app(emulator: Emulator) -> WorkLog:
     @emulator.app(WORK_APP, workers=64)
     async def work(arguments: dict[str, Any], ctx: AppContext) -> dict[str, Any]:
         _LOG.by_input[int(arguments["i"])].append(ctx.request_id)
+        if "sleep" in arguments:  # long enough for a status stream to see it running
+            await anyio.sleep(float(arguments["sleep"]))
         gate = arguments.get("gate")
         if gate is not None and int(arguments["i"]) >= int(arguments.get("hold_from", 0)):
             await _LOG.gates[gate].wait()

@@ -79,7 +79,8 @@ FAULTS = [
 def test_a_batch_under_fault(fault: Fault, mode: Driver, emu: Emulator, work: WorkLog) -> None:  # noqa: F811
     mode.options = {**mode.options, "retry": PATIENT, **fault.client}
     emu.faults(fault.kind, operation=fault.operation, probability=0.35, seed=7, **fault.params)
-    inputs = [{"i": i} for i in range(INPUTS)]
+    # Each job runs a moment, so status streams see it queued and running before it completes.
+    inputs = [{"i": i, "sleep": 0.02} for i in range(INPUTS)]
     outcomes = mode.collect(
         "map", WORK_APP, inputs, concurrency=8, return_exceptions=True, client_timeout=20
     )
