@@ -18,14 +18,6 @@ import fal_client
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# The docs toolchain is installed on Python 3.11+ only (see pyproject's dev extra).
-pytestmark = pytest.mark.skipif(
-    sys.version_info < (3, 11),
-    reason="the docs toolchain is installed on Python 3.11+ only (see pyproject's dev extra); "
-    "CI builds the docs on 3.11",
-)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if importlib.util.find_spec("mkdocs") is None:
