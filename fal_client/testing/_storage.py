@@ -2,6 +2,10 @@
 
 Uploads may be 150 MB, so bodies are streamed to disk in chunks (large writes and their hashing
 happen in a worker thread to keep the event loop responsive) and never held whole in memory.
+
+A multipart file is kept as its part files, in order: completing an upload checks the parts and
+records them, without copying 150 MB into a new file (a copy that made the emulator's share of a
+benchmark larger and noisier than the client's). Its sha256 is computed when first asked for.
 """
 
 from __future__ import annotations
@@ -18,7 +22,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
+from typing import (
+    IO,
+    Any,
+    AsyncIterator,
+    Collection,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+)
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -50,22 +65,22 @@ class Written:
 
     path: Path
     size: int
-    sha256: str
-    md5: str
+    digest: str
+    """Hex digest of the body by the algorithm asked for (sha256 for files, md5 for parts)."""
 
 
-async def write_body(chunks: AsyncIterator[bytes], path: Path) -> Written:
-    """Stream ``chunks`` into a new file at ``path``, hashing as it goes."""
-    sha256 = hashlib.sha256()
-    md5 = hashlib.md5(usedforsecurity=False)
+async def write_body(
+    chunks: AsyncIterator[bytes], path: Path, algorithm: str = "sha256"
+) -> Written:
+    """Stream ``chunks`` into a new file at ``path``, hashing as it goes with ``algorithm``."""
+    hasher = hashlib.new(algorithm, usedforsecurity=False)
     size = 0
     buffer = bytearray()
     handle: Optional[IO[bytes]] = None
 
-    def flush(data: bytes, file: IO[bytes]) -> None:
+    def flush(data: bytearray, file: IO[bytes]) -> None:
         file.write(data)
-        sha256.update(data)
-        md5.update(data)
+        hasher.update(data)
 
     try:
         async for chunk in chunks:
@@ -76,20 +91,21 @@ async def write_body(chunks: AsyncIterator[bytes], path: Path) -> Written:
             if len(buffer) >= _FLUSH_BYTES:
                 if handle is None:
                     handle = await anyio.to_thread.run_sync(path.open, "wb")
-                await anyio.to_thread.run_sync(flush, bytes(buffer), handle)
-                buffer.clear()
+                # Hand the full buffer to the thread and start a new one: no copy.
+                full, buffer = buffer, bytearray()
+                await anyio.to_thread.run_sync(flush, full, handle)
         if handle is None:
             # Small body (the common case): one quick write on the loop beats two thread hops.
             with path.open("wb") as small:
-                flush(bytes(buffer), small)
+                flush(buffer, small)
         else:
-            await anyio.to_thread.run_sync(flush, bytes(buffer), handle)
+            await anyio.to_thread.run_sync(flush, buffer, handle)
     except BaseException:
         _discard_partial_file(path, handle)
         raise
     if handle is not None:
         handle.close()
-    return Written(path, size, sha256.hexdigest(), md5.hexdigest())
+    return Written(path, size, hasher.hexdigest())
 
 
 def _discard_partial_file(path: Path, handle: Optional[IO[bytes]]) -> None:
@@ -100,46 +116,52 @@ def _discard_partial_file(path: Path, handle: Optional[IO[bytes]]) -> None:
     path.unlink(missing_ok=True)
 
 
-def concatenate(parts: List[Path], destination: Path) -> Tuple[int, str]:
-    """Join part files into ``destination`` (blocking: run it in a thread).
-
-    Returns:
-        (size, sha256 hex) of the result.
-    """
+def hash_files(paths: Sequence[Path]) -> str:
+    """The sha256 of the files in ``paths``, one after the other (blocking: reads them all)."""
     sha256 = hashlib.sha256()
-    size = 0
-    with destination.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as source:
-                while True:
-                    block = source.read(_FLUSH_BYTES)
-                    if not block:
-                        break
-                    out.write(block)
-                    sha256.update(block)
-                    size += len(block)
-    return size, sha256.hexdigest()
+    for path in paths:
+        with path.open("rb") as source:
+            while True:
+                block = source.read(_FLUSH_BYTES)
+                if not block:
+                    break
+                sha256.update(block)
+    return sha256.hexdigest()
 
 
 @dataclass
 class StoredFile:
-    """A file the CDN holds."""
+    """A file the CDN holds: the concatenation of ``segments`` (one, or a multipart's parts)."""
 
     file_id: str
     file_name: str
-    path: Path
+    segments: Tuple[Path, ...]
     size: int
-    sha256: str
     content_type: str
     lifecycle: Optional[Mapping[str, Any]]
     source: str
     created_at: float
     expires_monotonic: float
+    known_sha256: Optional[str] = None
+    _hash_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def url_path(self) -> str:
         """The path (under the emulator's root) it is served at."""
         return f"/cdn/files/{self.file_id}/{quote(self.file_name)}"
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of the content (hashed on first use when not known at upload)."""
+        with self._hash_lock:
+            if self.known_sha256 is None:
+                self.known_sha256 = hash_files(self.segments)
+            return self.known_sha256
+
+    def delete(self) -> None:
+        """Remove its content from disk."""
+        for segment in self.segments:
+            segment.unlink(missing_ok=True)
 
     def info(self, base_url: str) -> FileInfo:
         """An immutable snapshot, with the URL made absolute against ``base_url``."""
@@ -227,7 +249,7 @@ class FileStore:
             self._expiry.clear()
             self._uploads.clear()
         for stored in files:
-            stored.path.unlink(missing_ok=True)
+            stored.delete()
         for upload in uploads:
             self._discard_parts(upload)
 
@@ -250,8 +272,12 @@ class FileStore:
         return self.directory / "files" / file_id
 
     def part_path(self, upload_id: str, number: int) -> Path:
-        """Where part ``number`` of upload ``upload_id`` lives."""
-        return self.directory / "parts" / f"{upload_id}.{number}"
+        """A fresh path for an attempt at part ``number`` of upload ``upload_id``.
+
+        Every attempt gets its own file, so a retried PUT never writes into a part that was
+        already accepted (and may now be a segment of a completed file).
+        """
+        return self.directory / "parts" / f"{upload_id}.{number}.{secrets.token_hex(4)}"
 
     def add(
         self,
@@ -259,12 +285,14 @@ class FileStore:
         file_id: str,
         file_name: str,
         written_size: int,
-        sha256: str,
+        sha256: Optional[str],
         content_type: str,
         lifecycle: Optional[Mapping[str, Any]],
         source: str,
+        segments: Optional[Sequence[Path]] = None,
     ) -> StoredFile:
-        """Register a file whose content is already at :meth:`file_path`."""
+        """Register a file whose content is already on disk: at :meth:`file_path`, or in
+        ``segments`` (in order). ``sha256`` may be left for the first reader to compute."""
         ttl = self.ttl
         if lifecycle is not None:
             expiration = lifecycle.get("expiration_duration_seconds")
@@ -273,9 +301,9 @@ class FileStore:
         stored = StoredFile(
             file_id=file_id,
             file_name=file_name,
-            path=self.file_path(file_id),
+            segments=tuple(segments) if segments is not None else (self.file_path(file_id),),
             size=written_size,
-            sha256=sha256,
+            known_sha256=sha256,
             content_type=content_type,
             lifecycle=lifecycle,
             source=source,
@@ -333,7 +361,7 @@ class FileStore:
                 if stored is not None:
                     due.append(stored)
         for stored in due:
-            stored.path.unlink(missing_ok=True)
+            stored.delete()
         return len(due)
 
     # --- uploads in flight -----------------------------------------------------------------
@@ -366,13 +394,15 @@ class FileStore:
         """The in-flight upload with this id, if any."""
         return self._uploads.get(upload_id)
 
-    def finish_upload(self, upload_id: str) -> None:
-        """Forget an in-flight upload and its part files."""
+    def finish_upload(self, upload_id: str, keep: Collection[int] = ()) -> None:
+        """Forget an in-flight upload and its part files, except parts numbered in ``keep``
+        (now segments of a stored file)."""
         with self._lock:
             upload = self._uploads.pop(upload_id, None)
         if upload is not None:
-            self._discard_parts(upload)
+            self._discard_parts(upload, keep)
 
-    def _discard_parts(self, upload: PendingUpload) -> None:
+    def _discard_parts(self, upload: PendingUpload, keep: Collection[int] = ()) -> None:
         for part in upload.parts.values():
-            part.path.unlink(missing_ok=True)
+            if part.number not in keep:
+                part.path.unlink(missing_ok=True)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, AsyncIterator, List, Mapping, Optional, Tuple
 from urllib.parse import quote
 
-import anyio.to_thread
-from starlette.responses import FileResponse, Response
+import anyio
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ._exchange import BadRequest, Exchange, detail_response, json_response
 from ._routing import Route
@@ -27,7 +27,7 @@ from ._storage import (
     ZERO_LENGTH_PART_MESSAGE,
     Part,
     PendingUpload,
-    concatenate,
+    StoredFile,
     write_body,
 )
 
@@ -35,6 +35,8 @@ CDN_V3 = "fal-cdn-v3"
 LEGACY_GCS = "gcs"
 #: How long a signed upload URL stays valid.
 SIGNED_URL_LIFETIME = 3600
+# Bytes read per step when serving a multipart file's segments.
+_SERVE_BLOCK = 1024 * 1024
 
 
 def _iso(timestamp: float) -> str:
@@ -234,7 +236,7 @@ async def _store_whole_body(ex: Exchange, upload: PendingUpload) -> str:
         file_id=upload.file_id,
         file_name=upload.file_name,
         written_size=written.size,
-        sha256=written.sha256,
+        sha256=written.digest,
         content_type=upload.content_type,
         lifecycle=upload.lifecycle,
         source=upload.source,
@@ -253,14 +255,14 @@ async def _store_part(ex: Exchange, upload: PendingUpload, raw_number: str) -> O
         await _discard_body(ex)
         return detail_response(500, "Injected part failure")
     path = ex.state.files.part_path(upload.upload_id, number)
-    written = await write_body(ex.request.stream(), path)
+    written = await write_body(ex.request.stream(), path, "md5")  # S3-style ETag: the part's md5
     if written.size == 0:
         path.unlink(missing_ok=True)
         return detail_response(400, ZERO_LENGTH_PART_MESSAGE)
-    etag = f'"{written.md5}"'
+    etag = f'"{written.digest}"'
     previous = upload.parts.get(number)
-    if previous is not None and previous.path != path:
-        previous.path.unlink(missing_ok=True)
+    if previous is not None:
+        previous.path.unlink(missing_ok=True)  # a retried part replaces the earlier attempt
     upload.parts[number] = Part(number, path, written.size, etag)
     return json_response(200, {"partNumber": number, "etag": etag}, headers={"ETag": etag})
 
@@ -280,7 +282,7 @@ async def _complete(ex: Exchange, upload: PendingUpload) -> Optional[Response]:
     listed = _listed_parts(await ex.json_body(default=None))
     if not listed:
         return detail_response(400, "No parts to complete")
-    paths = []
+    chosen: List[Part] = []
     # Assemble by part number, whatever order the client listed them in.
     for number, etag in sorted(listed):
         part = upload.parts.get(number)
@@ -288,21 +290,21 @@ async def _complete(ex: Exchange, upload: PendingUpload) -> Optional[Response]:
             return detail_response(400, f"Part {number} was not uploaded")
         if etag.strip('"') != part.etag.strip('"'):
             return detail_response(400, f"ETag mismatch for part {number}")
-        paths.append(part.path)
+        chosen.append(part)
     files = ex.state.files
-    size, sha256 = await anyio.to_thread.run_sync(
-        concatenate, paths, files.file_path(upload.file_id)
-    )
+    # The parts become the file's segments as they are: no copy, and the sha256 is computed
+    # when someone inspects the file (emulator.files()), not while the client waits.
     stored = files.add(
         file_id=upload.file_id,
         file_name=upload.file_name,
-        written_size=size,
-        sha256=sha256,
+        written_size=sum(part.size for part in chosen),
+        sha256=None,
         content_type=upload.content_type,
         lifecycle=upload.lifecycle,
         source=upload.source,
+        segments=[part.path for part in chosen],
     )
-    files.finish_upload(upload.upload_id)
+    files.finish_upload(upload.upload_id, keep={part.number for part in chosen})
     url = ex.base_url + stored.url_path
     return json_response(200, {"access_url": url, "file_url": url, "uploaded": True})
 
@@ -320,4 +322,18 @@ async def get_file(ex: Exchange, route: Route) -> Optional[Response]:
     stored = ex.state.files.get(route.params[0])
     if stored is None:
         return detail_response(404, "File not found")
-    return FileResponse(stored.path, media_type=stored.content_type)
+    if len(stored.segments) == 1:
+        return FileResponse(stored.segments[0], media_type=stored.content_type)
+    headers = {"Content-Length": str(stored.size)}
+    if ex.method == "HEAD":
+        return Response(headers=headers, media_type=stored.content_type)
+    return StreamingResponse(
+        _read_segments(stored), headers=headers, media_type=stored.content_type
+    )
+
+
+async def _read_segments(stored: StoredFile) -> AsyncIterator[bytes]:
+    for segment in stored.segments:
+        async with await anyio.open_file(segment, "rb") as file:
+            while block := await file.read(_SERVE_BLOCK):
+                yield block
