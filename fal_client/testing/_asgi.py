@@ -87,7 +87,16 @@ class EmulatorASGI:
             entry.fault = "latency"
             # Tests wait on this to know a request is parked in its delay.
             self._state.feed.publish(entry)
-            await anyio.sleep(choice.delay)
+            with anyio.CancelScope() as delay:
+                # Registered so stop() ends it at once: a delay still running at shutdown
+                # would otherwise be cancelled by uvicorn, which logs it as an app crash.
+                self._state.delays.add(delay)
+                try:
+                    await anyio.sleep(choice.delay)
+                finally:
+                    self._state.delays.discard(delay)
+            if delay.cancelled_caught:
+                return detail_response(503, "The emulator is stopping", request_id=new_request_id())
         if choice.rule is not None:
             entry.fault = choice.rule.kind
             if choice.rule.kind in _IMMEDIATE_FAULTS:

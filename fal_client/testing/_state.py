@@ -169,6 +169,8 @@ class EmulatorState:
         self.webhooks: Dict[str, Delivery] = {}
         self.streams: Deque[StreamEntry] = deque(maxlen=1000)
         self.open_streams: set[StreamEntry] = set()
+        # Injected latency delays in progress (touched only on the emulator's loop).
+        self.delays: set[anyio.CancelScope] = set()
         self.tokens = TokenAuthority()
         self.signer = WebhookSigner()
         # How many status streams watch queue positions (they need a nudge when the queue moves).

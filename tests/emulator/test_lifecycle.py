@@ -213,3 +213,27 @@ def test_registering_an_app_while_running() -> None:
             f"{emulator.url}/run/me/late", json={}, headers={"Authorization": f"Key {emulator.key}"}
         )
     assert response.json() == {"late": True}
+
+
+def test_stop_ends_injected_delays_without_crash_reports(caplog: pytest.LogCaptureFixture) -> None:
+    # A request parked in a latency fault when the emulator stops must end quietly (503), not
+    # be cancelled by uvicorn, which logs that as "Exception in ASGI application".
+    answers: list[int] = []
+    emulator = Emulator()
+    with emulator:
+        emulator.faults("latency", operation="status", seconds=60)
+
+        def ask() -> None:
+            with httpx.Client(base_url=emulator.url, timeout=30) as http:
+                try:
+                    answers.append(http.get("/queue/fal-ai/echo/requests/r1/status").status_code)
+                except httpx.TransportError:
+                    answers.append(-1)
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        emulator.wait_until(lambda: any(r.fault == "latency" for r in emulator.requests()))
+        caplog.set_level("ERROR", logger="uvicorn.error")
+    asker.join(10)
+    assert answers == [503]
+    assert "Exception in ASGI application" not in caplog.text
