@@ -29,7 +29,6 @@ import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from functools import partial
 from typing import Any, Callable, Optional, TypeVar
 
 import anyio
@@ -188,18 +187,16 @@ class Portal:
                 "(for example inside an async callback); use AsyncClient there"
             )
 
-    def _spawn(self, fn: Callable[[], Awaitable[T]]) -> _Call[T]:
-        """Start ``fn()`` as a task of the loop's task group, with one non-blocking hop."""
+    def _prepare(self, fn: Callable[[], Awaitable[T]]) -> _Call[T]:
+        """A call of ``fn()`` in the loop, not started yet: the caller starts it inside the
+        ``try`` that abandons it, so an interrupt can never fall between the two."""
         self._check_thread()
-        loop = self._ensure()
-        call: _Call[T] = _Call(loop)
-        loop.start(partial(call.run, fn))
-        return call
+        return _Call(self._ensure(), fn)
 
     # --- calls ------------------------------------------------------------------------
     def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``await fn(*args)`` in the loop thread and return its result here."""
-        return self._spawn(lambda: fn(*args)).wait()
+        return self._prepare(lambda: fn(*args)).wait()
 
     def call_with_callbacks(
         self,
@@ -222,8 +219,9 @@ class Portal:
             async with send:
                 return await make(relay)
 
-        call = self._spawn(run)
+        call = self._prepare(run)
         try:
+            call.start()
             while True:
                 batch = self._next_batch(receive)
                 if batch is None:
@@ -255,8 +253,9 @@ class Portal:
                         with anyio.CancelScope(shield=True):
                             await aclose()
 
-        call = self._spawn(pump)
+        call = self._prepare(pump)
         try:
+            call.start()
             while True:
                 batch = self._next_batch(receive)
                 if batch is None:
@@ -280,7 +279,7 @@ class Portal:
                     break
             return items
 
-        return self._spawn(take).wait()
+        return self._prepare(take).wait()
 
 
 class _Call(concurrent.futures.Future[T]):
@@ -290,12 +289,23 @@ class _Call(concurrent.futures.Future[T]):
     reaches the task; ``finished`` is set once the task, cleanup included, is over.
     """
 
-    def __init__(self, loop: _Loop):
+    def __init__(self, loop: _Loop, fn: Callable[[], Awaitable[T]]):
         super().__init__()
         self._loop = loop
+        self._fn = fn
+        self._scheduled = False
+        # Set by the task as it begins: only a task that began can have cleanup to wait for.
+        self._began = threading.Event()
         self.finished = threading.Event()
 
-    async def run(self, fn: Callable[[], Awaitable[T]]) -> None:
+    def start(self) -> None:
+        """Schedule the task in the loop (one non-blocking hop)."""
+        self._loop.start(self.run)
+        self._scheduled = True
+
+    async def run(self) -> None:
+        fn = self._fn
+        self._began.set()
         try:
             if self.cancelled():
                 return  # given up before it started: nothing ran, nothing to clean up
@@ -322,8 +332,11 @@ class _Call(concurrent.futures.Future[T]):
             self.finished.set()
 
     def wait(self) -> T:
-        """The result, waiting in short slices; an interrupted wait abandons the call."""
+        """Start the call if it is not yet, and return its result, waiting in short slices; an
+        interrupted wait abandons the call."""
         try:
+            if not self._scheduled:
+                self.start()
             while True:
                 try:
                     return self.result(timeout=_WAIT_SLICE_SECONDS)
@@ -338,8 +351,12 @@ class _Call(concurrent.futures.Future[T]):
             raise
 
     def abandon(self) -> None:
-        """Cancel the task if it still runs, and wait (bounded) until its cleanup is over."""
-        if self.cancel() or not self.done():
+        """Cancel the task if it still runs, and wait (bounded) until its cleanup is over.
+
+        A task that has not begun yet finds itself cancelled when it does, and returns at once,
+        so there is nothing to wait for (and it may never have been scheduled at all).
+        """
+        if (self.cancel() or not self.done()) and self._began.is_set():
             self.finished.wait(CLEANUP_GRACE_SECONDS)
 
 

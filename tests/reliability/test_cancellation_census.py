@@ -22,6 +22,7 @@ and, once the client is closed, the server holds no more connections than before
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import signal
 import threading
 from collections.abc import Awaitable
@@ -38,7 +39,14 @@ from fal_client.testing import Emulator, Gate
 
 from ..files.helpers import SMALL_PARTS, completes, parts, payload
 
-pytestmark = pytest.mark.timeout(60)
+# anyio before 4.16 (4.12 is the last release for Python 3.9) leaks the socket of a TCP connect
+# cancelled just as it completes, until the garbage collector finds it: the census would see
+# that connection (and its ResourceWarning) at random. pyproject requires 4.16 where it exists.
+ANYIO = tuple(int(p) for p in importlib.metadata.version("anyio").split(".")[:2])
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(ANYIO < (4, 16), reason="anyio < 4.16 leaks cancelled TCP connects"),
+]
 
 HOLD = "test/hold"
 REALTIME_ECHO = "fal-ai/realtime-echo"
@@ -85,9 +93,14 @@ def job_running(ctx: Ctx, count: int = 1) -> None:
 def job_watched(ctx: Ctx) -> None:
     """The job runs and the caller waits on its status stream."""
     job_running(ctx)
+    (job,) = [j for j in ctx.emu.jobs() if j.status == "IN_PROGRESS"]
+    # This job's stream: a stream of an earlier test may still be winding down.
     ctx.emu.wait_until(
-        lambda: any(s.kind == "status_stream" and not s.finished for s in ctx.emu.streams()),
-        describe="a status stream open",
+        lambda: any(
+            s.kind == "status_stream" and s.request_id == job.request_id and not s.finished
+            for s in ctx.emu.streams()
+        ),
+        describe=f"the status stream of {job.request_id} open",
     )
 
 
