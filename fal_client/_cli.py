@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import anyio
 
+from ._asyncfile import open_file
 from ._batch import BatchResult, Progress
 from ._client import AsyncClient
 from ._errors import FalClientError
@@ -316,7 +317,7 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
     started = time.monotonic()
     # The output is rewritten in full on every run: results of earlier runs come back from
     # the manifest, so OUT.jsonl always ends up with one line per input.
-    async with _client(ns) as client, await anyio.open_file(ns.output, "w") as out:
+    async with _client(ns) as client, open_file(ns.output, "w") as out:
         with _ProgressView(len(inputs), ns.app, ns.progress) as view:
             async with client.map(
                 ns.app,

@@ -282,11 +282,20 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            body = _AttemptBody(content)
             request = client.build_request(
-                method, url, content=content, params=params, headers=all_headers, timeout=timeout
+                method,
+                url,
+                content=body.content,
+                params=params,
+                headers=all_headers,
+                timeout=timeout,
             )
             try:
-                response = await client.send(request, stream=True)
+                try:
+                    response = await client.send(request, stream=True)
+                finally:
+                    await body.close()
             except lib.TransportError as exc:
                 sent_maybe = not never_sent(lib, exc)
                 delay = policy.delay(attempt)
@@ -364,6 +373,33 @@ class Transport:
                 )
             finally:
                 await response.aclose()
+
+
+class _AttemptBody:
+    """One attempt's iteration of a request body, closed by the transport when the send ends.
+
+    httpx iterates an async body but does not close it when the attempt stops early (cancelled,
+    or the connection broke mid-body): a body reading from a file would keep that file open
+    until the garbage collector got to it (a ResourceWarning, or a leaked descriptor on a busy
+    loop). Each attempt therefore gets its own iterator, and ``close`` ends it for certain.
+    """
+
+    def __init__(self, content: Body):
+        self._iterator: Optional[AsyncIterator[bytes]] = None
+        self.content: Any = content
+        if content is not None and not isinstance(content, (bytes, bytearray, memoryview)):
+            self._iterator = content.__aiter__()
+            self.content = self
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        assert self._iterator is not None
+        return self._iterator
+
+    async def close(self) -> None:
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose()
 
 
 def _safe_url(url: str) -> str:

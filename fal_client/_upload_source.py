@@ -16,6 +16,8 @@ from typing import Any, Callable, Optional, Protocol, Union
 
 import anyio
 
+from ._asyncfile import open_file
+
 __all__ = [
     "BytesSource",
     "FileObjectSource",
@@ -71,7 +73,7 @@ class FileSource:
         self.size = size
 
     async def chunks(self, offset: int, length: int) -> AsyncIterator[bytes]:
-        async with await anyio.open_file(self.path, "rb") as file:
+        async with open_file(self.path, "rb") as file:
             await file.seek(offset)
             left = length
             while left:

@@ -57,6 +57,22 @@ MUTATIONS = [
         ("tests/reliability/test_cancellation_census.py", "-k", "sync_call and (run or get)"),
     ),
     Mutation(
+        "ctrl-c-window",
+        "Ctrl-C the instant after a sync call is scheduled still cancels it",
+        "fal_client/_portal.py",
+        "        try:\n            if not self._scheduled:\n                self.start()\n",
+        "        if not self._scheduled:\n            self.start()\n        try:\n",
+        ("tests/unit/test_portal_interrupts.py",),
+    ),
+    Mutation(
+        "body-closed",
+        "a request body abandoned mid-send is closed before the call returns",
+        "fal_client/_transport.py",
+        "                finally:\n                    await body.close()",
+        "                finally:\n                    pass",
+        ("tests/unit/test_resource_cleanup.py",),
+    ),
+    Mutation(
         "download-atomic",
         "a download never leaves a partial file behind",
         "fal_client/_download.py",
