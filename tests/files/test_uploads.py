@@ -293,6 +293,8 @@ def bad_inputs(tmp_path: Path) -> list[tuple[str, tuple[Any, ...], dict[str, Any
         ("upload", (b"x", "text/plain"), {"max_concurrency": 0}, ValueError, "max_concurrency"),
         ("upload", (b"x", "text/plain"), {"progress": "yes"}, TypeError, "progress"),
         ("upload", (b"x", "text/plain\r\nX: y"), {}, ValueError, "content_type"),
+        ("upload", (b"x", "text/plain; charset"), {}, ValueError, "'charset' has no value"),
+        ("upload", (b"x", "text/pl ain"), {}, ValueError, "'pl ain' is not a token"),
         ("upload", (object(), "text/plain"), {}, TypeError, "bytes"),
         (
             "upload_file",
@@ -304,7 +306,7 @@ def bad_inputs(tmp_path: Path) -> list[tuple[str, tuple[Any, ...], dict[str, Any
     ]
 
 
-@pytest.mark.parametrize("case", range(15))
+@pytest.mark.parametrize("case", range(17))
 def test_bad_input_raises_before_anything_is_sent(
     mode: Driver, emu: Emulator, tmp_path: Path, case: int
 ) -> None:
