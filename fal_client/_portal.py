@@ -295,7 +295,8 @@ class _Call(concurrent.futures.Future[T]):
         self._fn = fn
         self._scheduled = False
         # Set by the task as it begins: only a task that began can have cleanup to wait for.
-        self._began = threading.Event()
+        # (A plain flag: one write in the loop thread, read after cancel() in the caller's.)
+        self._began = False
         self.finished = threading.Event()
 
     def start(self) -> None:
@@ -305,7 +306,7 @@ class _Call(concurrent.futures.Future[T]):
 
     async def run(self) -> None:
         fn = self._fn
-        self._began.set()
+        self._began = True
         try:
             if self.cancelled():
                 return  # given up before it started: nothing ran, nothing to clean up
@@ -356,7 +357,7 @@ class _Call(concurrent.futures.Future[T]):
         A task that has not begun yet finds itself cancelled when it does, and returns at once,
         so there is nothing to wait for (and it may never have been scheduled at all).
         """
-        if (self.cancel() or not self.done()) and self._began.is_set():
+        if (self.cancel() or not self.done()) and self._began:
             self.finished.wait(CLEANUP_GRACE_SECONDS)
 
 
