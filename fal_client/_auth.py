@@ -50,15 +50,28 @@ class Credentials:
         return f"<{type(self).__name__} scheme={self.scheme} (secret hidden)>"
 
 
+def _header_safe(secret: str, what: str) -> str:
+    """``secret`` if every character is visible ASCII (what keys and tokens are made of).
+
+    Anything else would be refused by the HTTP library with an error that quotes the whole
+    header, secret included; so it is refused here, saying where, never what.
+    """
+    for position, char in enumerate(secret):
+        if not "!" <= char <= "~":
+            raise ValueError(
+                f"the {what} contains a character that cannot be sent in an HTTP header "
+                f"(at position {position}: a space, control or non-ASCII character)"
+            )
+    return secret
+
+
 class KeyCredentials(Credentials):
     """A fal API key, sent as ``Authorization: Key <key>``."""
 
     def __init__(self, key: str):
         if not isinstance(key, str) or not key.strip():
             raise ValueError("key must be a non-empty string")
-        if any(c in key for c in "\r\n"):
-            raise ValueError("key must not contain line breaks")
-        self._value = f"Key {key.strip()}"
+        self._value = f"Key {_header_safe(key.strip(), 'key')}"
 
     async def header(self, post: RefreshPost) -> str:
         return self._value
@@ -101,7 +114,7 @@ class LoginTokenCredentials(Credentials):
     async def header(self, post: RefreshPost) -> str:
         refresh, access = self._read()
         if access and (_jwt_expiry(access) or 0) > time.time() + _EXPIRY_MARGIN_SECONDS:
-            return f"Bearer {access}"
+            return f"Bearer {_header_safe(access, 'fal login token')}"
         if not refresh:
             raise MissingCredentialsError(MISSING_CREDENTIALS_MESSAGE)
         status, data = await post(
@@ -122,7 +135,7 @@ class LoginTokenCredentials(Credentials):
         tmp = self._path.with_suffix(".tmp")
         tmp.write_text(f"{new_refresh}\n{new_access}\n")
         os.replace(tmp, self._path)
-        return f"Bearer {new_access}"
+        return f"Bearer {_header_safe(new_access, 'fal login token')}"
 
 
 def _colab_key() -> Optional[str]:

@@ -53,7 +53,9 @@ def describe_exception(exc: BaseException) -> str:
     the ``SSLCertVerificationError`` it was raised from."""
     seen: set[int] = set()
     inner: Optional[BaseException] = exc
-    while inner is not None and id(inner) not in seen:
+    # Only errors: a cancellation in the chain (a read timeout is raised from the cancel scope
+    # that enforced it) would read as if the caller's own task had been cancelled.
+    while inner is not None and id(inner) not in seen and isinstance(inner, Exception):
         seen.add(id(inner))
         text = str(inner)
         if text:

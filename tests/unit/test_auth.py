@@ -55,10 +55,16 @@ def test_missing_everything_raises_a_helpful_error(tmp_path: Path) -> None:
         resolve_credentials(env={"FAL_HOME_DIR": str(tmp_path)})
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "a\nb"])
-def test_malformed_keys_are_rejected(bad: str) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "bad", ["", "   ", "a\nb", "KEYID:SEC\x00RET", "KEYID:SEC RET", "KEYID:SECRÉT", "id:\x7f"]
+)
+def test_malformed_keys_are_rejected_without_echoing_them(bad: str) -> None:
+    # An HTTP library refusing such a header would quote it, key and all, in its error.
+    with pytest.raises(ValueError) as caught:
         KeyCredentials(bad)
+    if bad.strip():
+        assert "cannot be sent in an HTTP header" in str(caught.value)
+        assert bad.strip() not in str(caught.value) and "RET" not in str(caught.value)
 
 
 def test_login_token_file_is_used_when_still_valid(tmp_path: Path) -> None:
