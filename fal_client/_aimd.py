@@ -21,7 +21,8 @@ class AdaptiveLimit:
     Args:
         maximum: the configured concurrency (the limit starts and recovers here).
         minimum: the floor of the limit.
-        base_delay: the pause after a 429 without ``Retry-After``; doubles per consecutive one.
+        base_delay: the pause after a 429 without ``Retry-After``; doubles per consecutive
+            signal (a new epoch), not per rejection.
         max_delay: the cap of that pause (a server's ``Retry-After`` is honoured in full).
 
     Times are plain floats from the caller's clock (``anyio.current_time()`` in ``map``).
@@ -74,10 +75,12 @@ class AdaptiveLimit:
         if started_epoch == self.epoch:
             self.limit = max(self.minimum, self.limit // 2)
             self.epoch += 1
-        self._streak += 1
+            # The backoff grows per signal, not per rejection: a burst of 429s from jobs
+            # started together (and every 429 their retries absorb) is one signal.
+            self._streak += 1
         if retry_after is not None:
             pause = max(0.0, retry_after)
         else:
-            pause = min(self.base_delay * 2 ** (self._streak - 1), self.max_delay)
+            pause = min(self.base_delay * 2 ** (max(self._streak, 1) - 1), self.max_delay)
         self.resume_at = max(self.resume_at, now + pause)
         return pause

@@ -72,6 +72,16 @@ def test_without_retry_after_the_backoff_doubles_until_a_success() -> None:
     assert limit.on_rate_limited(limit.epoch, now=10.0) == pytest.approx(0.1)
 
 
+def test_a_burst_from_one_epoch_does_not_grow_the_pause() -> None:
+    # Eight jobs started together all hear a 429 (their retries report each one).
+    limit = AdaptiveLimit(16, base_delay=0.1, max_delay=10.0)
+    started = limit.epoch
+    pauses = [limit.on_rate_limited(started, now=0.0) for _ in range(8)]
+    assert limit.limit == 8
+    assert pauses == pytest.approx([0.1] * 8)
+    assert limit.wait_time(0.0) == pytest.approx(0.1)
+
+
 @pytest.mark.parametrize(("maximum", "minimum"), [(0, 1), (4, 0), (2, 3)])
 def test_bad_bounds_are_refused(maximum: int, minimum: int) -> None:
     with pytest.raises(ValueError, match="minimum"):
