@@ -295,7 +295,10 @@ class _Call(concurrent.futures.Future[T]):
         self._fn = fn
         self._scheduled = False
         # Set by the task as it begins: only a task that began can have cleanup to wait for.
-        # (A plain flag: one write in the loop thread, read after cancel() in the caller's.)
+        # A plain flag is enough because of the order on each side: run() sets it *before*
+        # reading cancelled(), abandon() reads it *after* cancel(), and both of those go
+        # through the future's lock. So either run() sees the cancel and returns at once, or
+        # abandon() sees the flag and waits for the cleanup.
         self._began = False
         self.finished = threading.Event()
 

@@ -342,13 +342,13 @@ class Transport:
                     yield response
                     return
                 await response.aread()
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
                 if response.status_code == 429:
                     # Reported even when retried below: a fan-out slows down as a whole.
-                    report_rate_limited(parse_retry_after(response.headers.get("retry-after")))
+                    report_rate_limited(retry_after)
                 if policy.status_is_retryable(
                     response.status_code, response.headers, server_errors=retry_server_errors
                 ):
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
                     delay = policy.delay(attempt, retry_after)
                     elapsed = anyio.current_time() - started
                     if policy.may_retry(attempt, elapsed, delay):
@@ -386,6 +386,8 @@ class _AttemptBody:
 
     def __init__(self, content: Body):
         self._iterator: Optional[AsyncIterator[bytes]] = None
+        #: What to hand httpx: the bytes themselves, or this object (an iterable whose one
+        #: iteration is the attempt's own iterator).
         self.content: Any = content
         if content is not None and not isinstance(content, (bytes, bytearray, memoryview)):
             self._iterator = content.__aiter__()

@@ -227,8 +227,18 @@ def check(mutation: Mutation) -> bool:
             took = time.monotonic() - started
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
-    proven = intact == 0 and broken != 0
-    verdict = "caught" if proven else "NOT CAUGHT" if intact == 0 else "TESTS FAIL UNBROKEN"
+    # pytest exits 1 when tests failed; other codes (usage or collection errors, interrupts)
+    # say nothing about the guarantee.
+    proven = intact == 0 and broken == 1
+    verdict = (
+        "caught"
+        if proven
+        else "TESTS FAIL UNBROKEN"
+        if intact != 0
+        else "NOT CAUGHT"
+        if broken == 0
+        else f"PYTEST EXIT {broken}"
+    )
     print(f"{verdict:>18}  {mutation.name:<38} {took:5.1f}s")
     print(f"{'':>20}intact: {intact_summary}")
     print(f"{'':>20}broken: {broken_summary}")

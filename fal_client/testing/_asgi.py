@@ -84,6 +84,8 @@ class EmulatorASGI:
 
         ex.fault = choice = self._state.faults.choose(route.operation, route.fault_targets())
         if choice.delay:
+            if self._state.stopping:  # stop() has swept the delays already: do not park
+                return detail_response(503, "The emulator is stopping", request_id=new_request_id())
             entry.fault = "latency"
             # Tests wait on this to know a request is parked in its delay.
             self._state.feed.publish(entry)

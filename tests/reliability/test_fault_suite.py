@@ -102,10 +102,9 @@ def test_a_batch_under_fault(fault: Fault, mode: Driver, emu: Emulator, work: Wo
         assert any(isinstance(o, fal_client.SubmitNotConfirmedError) for o in outcomes)
 
 
-@pytest.mark.parametrize("probability", [0.35])
-def test_uploads_under_cdn_part_failures(mode: Driver, emu: Emulator, probability: float) -> None:
+def test_uploads_under_cdn_part_failures(mode: Driver, emu: Emulator) -> None:
     mode.options = {**mode.options, "retry": PATIENT}
-    emu.faults("part_fail", operation="part", probability=probability, seed=3)
+    emu.faults("part_fail", operation="part", probability=0.35, seed=3)
     blobs = [payload(5 * SMALL_PARTS["chunk_size"] + n, seed=n) for n in range(4)]
     urls = [mode.call("upload", blob, "application/octet-stream", **SMALL_PARTS) for blob in blobs]
     assert [r for r in emu.requests() if r.fault == "part_fail"], "no part failed"

@@ -41,6 +41,7 @@ class TLSServer:
     url: str
     cert_pem: bytes
     handshake_failures: list[str] = field(default_factory=list)
+    handshake_failed: threading.Event = field(default_factory=threading.Event)
     requests: list[bytes] = field(default_factory=list)
 
 
@@ -96,6 +97,7 @@ def tls_server(tmp_path: Path) -> Iterator[TLSServer]:
                     conn = context.wrap_socket(raw, server_side=True)
                 except (ssl.SSLError, OSError) as exc:
                     server.handshake_failures.append(type(exc).__name__)
+                    server.handshake_failed.set()
                     continue
                 with conn:
                     head = b""
@@ -144,6 +146,7 @@ async def test_a_default_client_refuses_an_untrusted_certificate(
     # The reason is in the message, whichever backend buried it how deep.
     assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
     assert tls_server.requests == []  # nothing, and so no key, went over the connection
+    assert tls_server.handshake_failed.wait(5)  # the server saw the handshake refused
     assert KEY not in str(caught.value) and KEY not in repr(caught.value)
 
 

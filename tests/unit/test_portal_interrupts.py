@@ -7,6 +7,7 @@ it under load). The task is now scheduled inside that ``try``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -69,7 +70,7 @@ def test_an_interrupt_in_the_wait_cancels_a_running_task(
 ) -> None:
     held = Held()
     calls = 0
-    original_result = __import__("concurrent.futures").futures.Future.result
+    original_result = concurrent.futures.Future.result
 
     def result_interrupted_once_begun(self: Any, timeout: Any = None) -> Any:
         nonlocal calls
