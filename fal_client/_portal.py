@@ -27,8 +27,10 @@ import concurrent.futures
 import contextvars
 import os
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from functools import partial
 from typing import Any, Callable, Optional, TypeVar
 
 import anyio
@@ -55,6 +57,8 @@ class _Loop:
     def __init__(self, portal: BlockingPortal, task_group: anyio.abc.TaskGroup, backend: str):
         self.portal = portal
         self.task_group = task_group
+        # Set once the loop thread has finished: a call not settled by then never will be.
+        self.closed = False
         # asyncio tasks started directly (see ``start``), cancelled and awaited at stop.
         self.tasks: set[asyncio.Task[None]] = set()
         native: Any = anyio.lowlevel.current_token().native_token
@@ -134,9 +138,12 @@ class Portal:
         ready = threading.Event()
         failure: list[BaseException] = []
 
+        made: list[_Loop] = []
+
         async def serve() -> None:
             async with BlockingPortal() as portal, anyio.create_task_group() as task_group:
                 loop = self._loop = _Loop(portal, task_group, self.backend)
+                made.append(loop)
                 ready.set()
                 await portal.sleep_until_stopped()
                 # What still runs is cancelled, then awaited.
@@ -149,6 +156,9 @@ class Portal:
             except BaseException as exc:
                 failure.append(exc)
                 ready.set()
+            finally:
+                for loop in made:
+                    loop.closed = True
 
         thread = threading.Thread(target=main, name=self.name, daemon=True)
         thread.start()
@@ -314,9 +324,7 @@ class _Call(concurrent.futures.Future[T]):
             if self.cancelled():
                 return  # given up before it started: nothing ran, nothing to clean up
             with anyio.CancelScope() as scope:
-                self.add_done_callback(
-                    lambda f: f.cancelled() and self._loop.call_soon(scope.cancel)
-                )
+                self.add_done_callback(partial(self._cancel_soon, scope))
                 try:
                     value = await fn()
                 except anyio.get_cancelled_exc_class():
@@ -350,9 +358,23 @@ class _Call(concurrent.futures.Future[T]):
                     # "keep waiting".
                     if self.done():
                         raise
+                    if self._loop.closed and not self.done():
+                        # Closed from another thread before this call's task ever ran.
+                        raise RuntimeError(
+                            "the client was closed while this call was waiting"
+                        ) from None
         except BaseException:
             self.abandon()
             raise
+
+    def _cancel_soon(self, scope: anyio.CancelScope, future: object) -> None:
+        """Done callback: a cancelled future cancels its task's scope, in the loop."""
+        if not self.cancelled():
+            return
+        try:
+            self._loop.call_soon(scope.cancel)
+        except RuntimeError:
+            pass  # the loop is closed: its tasks are gone, nothing is left to cancel
 
     def abandon(self) -> None:
         """Cancel the task if it still runs, and wait (bounded) until its cleanup is over.
@@ -361,7 +383,12 @@ class _Call(concurrent.futures.Future[T]):
         so there is nothing to wait for (and it may never have been scheduled at all).
         """
         if (self.cancel() or not self.done()) and self._began:
-            self.finished.wait(CLEANUP_GRACE_SECONDS)
+            # Bounded, and cut short if the loop ends first (a client closed from another
+            # thread): a task that loop dropped will never finish its cleanup.
+            deadline = time.monotonic() + CLEANUP_GRACE_SECONDS
+            while not self.finished.wait(_WAIT_SLICE_SECONDS):
+                if self._loop.closed or time.monotonic() > deadline:
+                    break
 
 
 def _stop_all_at_exit() -> None:

@@ -95,3 +95,19 @@ def test_abandoning_a_call_that_never_started_returns_at_once(portal: Portal) ->
     portal.call(anyio.sleep, 0)
     assert call.finished.wait(10)
     assert not held.began.is_set()
+
+
+def test_a_call_whose_loop_closed_under_it_raises_instead_of_hanging(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another thread closed the client between scheduling this call and the loop running it:
+    # the task never runs, so its future would stay pending forever.
+    portal.call(anyio.sleep, 0)
+    loop: _Loop = portal._ensure()
+    held = Held()
+    call = portal._prepare(held)
+    monkeypatch.setattr(loop, "start", lambda fn: None)  # dropped, as by a loop shutting down
+    loop.closed = True
+    with pytest.raises(RuntimeError, match="closed while this call was waiting"):
+        call.wait()
+    assert not held.began.is_set()
