@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, List, Optional, Union
 
 import anyio
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -68,6 +69,8 @@ class EmulatorASGI:
             response = await self._handle(ex)
         except BadRequest as exc:
             response = exc.response
+        except ClientDisconnect:
+            return  # gone while its request was read (after an injected delay): nobody to answer
         if response is not None and not ex.responded:
             await ex.respond(response)
 

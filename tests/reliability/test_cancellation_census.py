@@ -433,13 +433,27 @@ def test_sync_call_interrupted_by_ctrl_c_leaves_nothing(
                 problems.append(exc)
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
+        # Ctrl-C counts only while the call runs: one arriving after it ended (it failed on its
+        # own, say) must not become a KeyboardInterrupt that aborts the whole test session.
+        inside_call = False
+
+        def ctrl_c(signum: int, frame: Any) -> None:
+            if inside_call:
+                raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, ctrl_c)
         presser = threading.Thread(target=press_ctrl_c_once_waiting, name="census-ctrl-c")
         presser.start()
         try:
             with pytest.raises(KeyboardInterrupt):
-                case.call_sync(client, ctx)
+                inside_call = True
+                try:
+                    case.call_sync(client, ctx)
+                finally:
+                    inside_call = False
         finally:
             presser.join(20)
+            signal.signal(signal.SIGINT, previous)
         assert problems == []
         assert busy_connections(client.async_client) == []
         assert portal.call(_count_tasks_async) == tasks_before

@@ -71,6 +71,8 @@ FAULTS = [
     # Reset before the server handled it: the client cannot tell that from the case above.
     Fault("reset_before", "submit", UNCONFIRMED),
     # A submit answered later than the read timeout: sent, answer not seen, never re-sent.
+    # (No late job can appear after the assertions: the emulator reads a delayed request's
+    # body only after the delay, and by then the client has closed that connection.)
     Fault("latency", "submit", UNCONFIRMED, {"seconds": 1.0}, {"default_timeout": 0.3}),
 ]
 
