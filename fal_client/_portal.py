@@ -359,7 +359,8 @@ class _Call(concurrent.futures.Future[T]):
                     if self.done():
                         raise
                     if self._loop.closed and not self.done():
-                        # Closed from another thread before this call's task ever ran.
+                        # The loop ended without settling this call (the client was closed
+                        # from another thread): its task was dropped and never will.
                         raise RuntimeError(
                             "the client was closed while this call was waiting"
                         ) from None
