@@ -13,12 +13,18 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+async def aclose(iterator: object) -> None:
+    """``iterator.aclose()`` if it has one (an async generator does); an iterator without it
+    holds nothing to end."""
+    close: Any = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
+
+
 @asynccontextmanager
 async def aclosing(iterator: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
     """Yield ``iterator`` and ``aclose()`` it on exit, however the block ends."""
     try:
         yield iterator
     finally:
-        close: Any = getattr(iterator, "aclose", None)
-        if close is not None:
-            await close()
+        await aclose(iterator)

@@ -39,6 +39,8 @@ import anyio.lowlevel
 from anyio.from_thread import BlockingPortal
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from ._aclosing import aclose
+
 T = TypeVar("T")
 
 # How long a sync caller waits for the loop-side cleanup after interrupting a call.
@@ -258,10 +260,8 @@ class Portal:
                     async for item in iterator:
                         await send.send(item)
                 finally:
-                    aclose = getattr(iterator, "aclose", None)
-                    if aclose is not None:
-                        with anyio.CancelScope(shield=True):
-                            await aclose()
+                    with anyio.CancelScope(shield=True):
+                        await aclose(iterator)
 
         call = self._prepare(pump)
         try:

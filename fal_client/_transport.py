@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Union
 import anyio
 import anyio.lowlevel
 
+from ._aclosing import aclose
 from ._auth import Credentials
 from ._endpoints import Endpoints
 from ._errors import (
@@ -398,10 +399,8 @@ class _AttemptBody:
         return self._iterator
 
     async def close(self) -> None:
-        aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None:
-            with anyio.CancelScope(shield=True):
-                await aclose()
+        with anyio.CancelScope(shield=True):
+            await aclose(self._iterator)
 
 
 def _safe_url(url: str) -> str:

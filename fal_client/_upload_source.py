@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional, Protocol, Union
 
 import anyio
 
+from ._aclosing import aclosing
 from ._asyncfile import open_file
 
 __all__ = [
@@ -184,14 +185,9 @@ class RangeBody:
 
     async def _iterate(self) -> AsyncIterator[bytes]:
         sent = 0
-        chunks = self._source.chunks(self._offset, self.length)
-        try:
+        async with aclosing(self._source.chunks(self._offset, self.length)) as chunks:
             async for chunk in chunks:
                 yield chunk
                 sent += len(chunk)
                 if self._on_sent is not None:
                     await self._on_sent(sent)
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
