@@ -87,20 +87,21 @@ class EmulatorASGI:
 
         ex.fault = choice = self._state.faults.choose(route.operation, route.fault_targets())
         if choice.delay:
-            if self._state.stopping:  # stop() has swept the delays already: do not park
-                return detail_response(503, "The emulator is stopping", request_id=new_request_id())
             entry.fault = "latency"
-            # Tests wait on this to know a request is parked in its delay.
-            self._state.feed.publish(entry)
-            with anyio.CancelScope() as delay:
-                # Registered so stop() ends it at once: a delay still running at shutdown
-                # would otherwise be cancelled by uvicorn, which logs it as an app crash.
-                self._state.delays.add(delay)
-                try:
-                    await anyio.sleep(choice.delay)
-                finally:
-                    self._state.delays.discard(delay)
-            if delay.cancelled_caught:
+            # Once stopping, stop() has swept the delays already: a new one must not park.
+            if not self._state.stopping:
+                # Tests wait on this to know a request is parked in its delay.
+                self._state.feed.publish(entry)
+                with anyio.CancelScope() as delay:
+                    # Registered so stop() ends it at once: a delay still running at shutdown
+                    # would otherwise be cancelled by uvicorn, which logs it as an app crash.
+                    self._state.delays.add(delay)
+                    try:
+                        await anyio.sleep(choice.delay)
+                    finally:
+                        self._state.delays.discard(delay)
+            # Only stop() cancels a delay, and it sets ``stopping`` first.
+            if self._state.stopping:
                 return detail_response(503, "The emulator is stopping", request_id=new_request_id())
         if choice.rule is not None:
             entry.fault = choice.rule.kind
