@@ -399,8 +399,9 @@ class _AttemptBody:
         return self._iterator
 
     async def close(self) -> None:
-        with anyio.CancelScope(shield=True):
-            await aclose(self._iterator)
+        if self._iterator is not None:  # bytes bodies (every JSON request) have nothing to end
+            with anyio.CancelScope(shield=True):
+                await aclose(self._iterator)
 
 
 def _safe_url(url: str) -> str:
