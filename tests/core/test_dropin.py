@@ -371,3 +371,19 @@ async def test_a_server_without_status_stream_is_polled_per_origin(
         second = [r.operation for r in emu.requests()]
     assert "status_stream" in first and "status" in first
     assert "status_stream" not in second  # that origin is polled for a while now
+
+
+def test_sync_client_takes_an_injected_http_client_on_a_mock_transport() -> None:
+    # The supported way to do what suites written for the official client do via `_client`.
+    import httpx
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url} {request.headers['authorization']}")
+        return httpx.Response(200, json={"ok": True})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    with fal_client.SyncClient(key="k1", run_url="http://127.0.0.1:9/run", http_client=http) as c:
+        assert c.run("me/app", {"a": 1}) == {"ok": True}
+    assert seen == ["POST http://127.0.0.1:9/run/me/app Key k1"]
