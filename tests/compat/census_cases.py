@@ -652,6 +652,43 @@ async def handle_from_request_id_async(fc: Any, ctx: dict[str, Any]) -> Any:
         return {"outcome": "error", "error": describe_error(exc)}
 
 
+UNKNOWN_REQUEST_ID = "00000000-0000-4000-8000-000000000000"
+
+
+@sync_case("unknown_request_id")
+def unknown_request_id_sync(fc: Any, ctx: dict[str, Any]) -> Any:
+    """Scripts that resume request ids saved in a file: ``status``/``result`` of an id the
+    server does not know (expired, or from another account), then carry on."""
+    client = opened(ctx, fc.SyncClient(key=ctx["key"]))
+    out: dict[str, Any] = {}
+    for how in ("status", "result"):
+        try:
+            getattr(client, how)("census/echo", UNKNOWN_REQUEST_ID)
+            out[how] = "no error"
+        except Exception as exc:
+            out[how] = http_error_view(fc, exc)
+    handle = client.submit("census/echo", {"after": "unknown"})
+    out["after"] = handle.get()["server"]
+    out["after_id"] = handle.request_id
+    return out
+
+
+@async_case("unknown_request_id")
+async def unknown_request_id_async(fc: Any, ctx: dict[str, Any]) -> Any:
+    client = opened(ctx, fc.AsyncClient(key=ctx["key"]))
+    out: dict[str, Any] = {}
+    for how in ("status", "result"):
+        try:
+            await getattr(client, how)("census/echo", UNKNOWN_REQUEST_ID)
+            out[how] = "no error"
+        except Exception as exc:
+            out[how] = http_error_view(fc, exc)
+    handle = await client.submit("census/echo", {"after": "unknown"})
+    out["after"] = (await handle.get())["server"]
+    out["after_id"] = handle.request_id
+    return out
+
+
 # --- statuses and logs ---------------------------------------------------------------------------
 
 
