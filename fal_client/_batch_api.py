@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 from . import _validate as check
 from ._batch import MapResults, Progress, run_map
 from ._endpoints import parse_app_id
+from ._headers import fal_headers
 
 if TYPE_CHECKING:
     from ._client import AnyJSON, Priority
@@ -19,17 +20,6 @@ if TYPE_CHECKING:
 
 class AsyncBatchAPI:
     """The fan-out operations of ``AsyncClient``."""
-
-    if TYPE_CHECKING:
-
-        def _fal_headers(
-            self,
-            headers: Optional[Mapping[str, str]],
-            *,
-            hint: Optional[str] = None,
-            start_timeout: Optional[float] = None,
-            priority: Optional[str] = None,
-        ) -> dict[str, str]: ...
 
     def map(
         self,
@@ -97,7 +87,7 @@ class AsyncBatchAPI:
             "start_timeout": start_timeout,
             "client_timeout": client_timeout,
         }
-        self._fal_headers(headers, hint=hint, start_timeout=start_timeout, priority=priority)
+        fal_headers(headers, hint=hint, start_timeout=start_timeout, priority=priority)
         check.positive_number("client_timeout", client_timeout)
         return MapResults(
             run_map(

@@ -25,7 +25,6 @@ from typing import Any, Callable, Literal, Optional, Union
 import anyio
 import anyio.lowlevel
 
-from . import _app_context
 from . import _validate as check
 from ._aclosing import aclosing
 from ._auth import Credentials, resolve_credentials
@@ -44,6 +43,7 @@ from ._errors import (
     describe_exception,
 )
 from ._files_api import AsyncFilesAPI
+from ._headers import fal_headers, handle_response_headers
 from ._lifecycle import UploadOptions
 from ._realtime_api import AsyncRealtimeAPI
 from ._retry import RetryPolicy, default_policy
@@ -414,7 +414,8 @@ class RefusedPrivateClient:
         "fal_client clients have no '_client' attribute to replace: pass your own HTTP client "
         "with AsyncClient(http_client=httpx.AsyncClient(transport=...)) (httpx or httpx2), or "
         "point the client at a local server with run_url=/queue_url=/rest_url=/cdn_url= (the "
-        "emulator in fal_client.testing speaks fal's protocol)"
+        "emulator in fal_client.testing speaks fal's protocol); to re-attach to a request, "
+        "use client.get_handle(application, request_id)"
     )
 
     def __get__(self, instance: object, owner: Optional[type] = None) -> Any:
@@ -424,6 +425,34 @@ class RefusedPrivateClient:
 
     def __set__(self, instance: object, value: Any) -> None:
         raise AttributeError(self._MESSAGE)
+
+    @classmethod
+    def guard(cls, instance: object) -> None:
+        """Make ``instance.__dict__["_client"] = ...`` (how harnesses written for the official
+        client inject a transport: its ``_client`` is a cached property stored there) raise
+        too, instead of landing in a dict this descriptor ignores. Ordinary attributes are
+        stored as before (Python writes them without calling ``__setitem__``)."""
+        instance.__dict__ = _GuardedAttributes(instance.__dict__)
+
+
+class _GuardedAttributes(dict):  # type: ignore[type-arg]
+    """A client's attribute dict that refuses a ``_client`` entry."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key == "_client":
+            raise AttributeError(RefusedPrivateClient._MESSAGE)
+        super().__setitem__(key, value)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key == "_client":
+            raise AttributeError(RefusedPrivateClient._MESSAGE)
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key in dict(*args, **kwargs):
+            if key == "_client":
+                raise AttributeError(RefusedPrivateClient._MESSAGE)
+        super().update(*args, **kwargs)
 
 
 class _StatusStreamUnsupported(Exception):
@@ -528,6 +557,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         #: Upload files, bytes and images found in arguments and send their URLs instead.
         self.auto_upload = auto_upload
         self._cdn_tokens = CDNTokenCache()
+        RefusedPrivateClient.guard(self)
 
     def __repr__(self) -> str:
         e = self._transport.endpoints
@@ -585,7 +615,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         if method not in ("POST", "GET", "PUT", "PATCH", "DELETE"):
             raise ValueError(f"method must be an HTTP method like 'POST', got {method!r}")
         deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
-        request_headers = self._fal_headers(headers, hint=hint, start_timeout=start_timeout)
+        request_headers = fal_headers(headers, hint=hint, start_timeout=start_timeout)
         content = None
         params = None
         if method == "GET":
@@ -607,7 +637,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
                 read_timeout=deadline,
                 app=app.full,
             )
-            _app_context.absorb_response_headers(response.headers)
+            handle_response_headers(response.headers)
             return _decode_json(  # type: ignore[no-any-return]
                 response, app=app.full, request_id=response.headers.get("x-fal-request-id")
             )
@@ -636,7 +666,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         app = parse_app_id(application)
         deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
         content = self._check_arguments(arguments)
-        request_headers = self._fal_headers(headers)
+        request_headers = fal_headers(headers)
         request_headers["Accept"] = "text/event-stream"
         return self._stream(app, path, arguments, content, request_headers, deadline)
 
@@ -735,7 +765,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         """
         app = parse_app_id(application)
         checked = self._check_arguments(arguments)
-        request_headers = self._fal_headers(
+        request_headers = fal_headers(
             headers, hint=hint, start_timeout=start_timeout, priority=priority
         )
         url = self._transport.endpoints.submit(
@@ -751,7 +781,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
                 headers=request_headers,
                 app=app.full,
             )
-        _app_context.absorb_response_headers(response.headers)
+        handle_response_headers(response.headers)
         data = _decode_json(response, app=app.full, request_id=None)
         request_id = data.get("request_id") if isinstance(data, dict) else None
         if not isinstance(request_id, str):
@@ -876,26 +906,6 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         if checked is not None:
             return checked
         return validate_json(await upload_inputs(self, arguments))
-
-    def _fal_headers(
-        self,
-        headers: Optional[Mapping[str, str]],
-        *,
-        hint: Optional[str] = None,
-        start_timeout: Optional[float] = None,
-        priority: Optional[str] = None,
-    ) -> dict[str, str]:
-        out = check.header_map("headers", headers)
-        if _app_context._get_current_app is not None:
-            out.update(_app_context.app_context_headers())
-        if check.optional_str("hint", hint) is not None:
-            out["X-Fal-Runner-Hint"] = hint  # type: ignore[assignment]
-        timeout = check.start_timeout(start_timeout)
-        if timeout is not None:
-            out["X-Fal-Request-Timeout"] = f"{timeout:g}"
-        if check.priority(priority) is not None:
-            out["X-Fal-Queue-Priority"] = priority  # type: ignore[assignment]
-        return out
 
 
 __all__ = ["AnyJSON", "AsyncClient", "AsyncRequestHandle", "Priority"]

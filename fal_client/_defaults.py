@@ -44,6 +44,9 @@ _sync_client: Optional[SyncClient] = None
 _async_client: Optional[AsyncClient] = None
 _built_from: Any = None
 _retired: list[SyncClient] = []
+# A replaced AsyncClient stays referenced: its connection pools close when their event loops
+# end (dropping it would leave them, and their sockets, to the garbage collector).
+_retired_async: list[AsyncClient] = []
 
 
 def _configuration() -> Any:
@@ -60,6 +63,8 @@ def _current() -> tuple[Optional[SyncClient], Optional[AsyncClient]]:
             if config != _built_from:
                 if _sync_client is not None:
                     _retired.append(_sync_client)
+                if _async_client is not None:
+                    _retired_async.append(_async_client)
                 _sync_client = _async_client = None
                 _built_from = config
     return _sync_client, _async_client

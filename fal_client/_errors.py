@@ -111,18 +111,9 @@ class FalClientError(Exception):
 class MissingCredentialsError(FalClientError, ValueError):
     """No API key was given and none was found in the environment or the fal login file.
 
-    ``MissingCredentialsError()`` (no arguments, as code written for the official client
-    builds it) carries the standard explanation.
+    Builds without arguments, as code written for the official client raises it; the client's
+    own carries ``MISSING_CREDENTIALS_MESSAGE``.
     """
-
-    def __init__(
-        self,
-        message: Any = MISSING_CREDENTIALS_MESSAGE,
-        *,
-        app: Optional[str] = None,
-        request_id: Optional[str] = None,
-    ):
-        super().__init__(message, app=app, request_id=request_id)
 
 
 class FalClientTimeoutError(FalClientError, TimeoutError):
@@ -235,8 +226,11 @@ class FalClientHTTPError(FalClientError):
         return str(self.message) if self.message not in (None, "") else f"HTTP {self.status_code}"
 
     def __str__(self) -> str:
-        context = _context_suffix(self.app, self.request_id, self.status_code)
-        return f"{self.message}{context}"
+        # The status is added only when the message is empty (the official str(e) is then
+        # empty too): str(FalClientHTTPError("boom", 500, ...)) stays "boom", as code that
+        # builds its own errors expects.
+        shown = None if self.message not in (None, "") else self.status_code
+        return f"{self.message}{_context_suffix(self.app, self.request_id, shown)}"
 
 
 class AuthenticationError(FalClientHTTPError):

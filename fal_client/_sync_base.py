@@ -108,6 +108,7 @@ class SyncClientBase:
     def __init__(self, engine: AsyncClient, portal_backend: str):
         self._async = engine
         self._portal = Portal(backend=check_portal_backend(portal_backend), name="fal_client-sync")
+        RefusedPrivateClient.guard(self)
 
     def __repr__(self) -> str:
         return f"Sync{self._async!r}"

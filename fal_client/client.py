@@ -28,6 +28,18 @@ from ._client import AnyJSON, AsyncClient, AsyncRequestHandle, Priority
 from ._encoding import encode, encode_file, encode_image
 from ._endpoints import AppId, Endpoints, set_legacy_base
 from ._errors import FalClientError, FalClientHTTPError, FalClientTimeoutError
+from ._headers import (
+    MIN_REQUEST_TIMEOUT_SECONDS,
+    QUEUE_PRIORITY_HEADER,
+    REQUEST_TIMEOUT_HEADER,
+    REQUEST_TIMEOUT_TYPE_HEADER,
+    RUNNER_HINT_HEADER,
+    add_fal_app_context_headers,
+    add_hint_header,
+    add_priority_header,
+    add_timeout_header,
+    handle_response_headers,
+)
 from ._lifecycle import (
     DEFAULT_FALLBACK_REPOSITORIES,
     DEFAULT_REPOSITORY,
@@ -38,18 +50,26 @@ from ._lifecycle import (
     StorageSettings,
     UploadOptions,
 )
-from ._realtime import AsyncRealtimeConnection, RealtimeConnection
+from ._realtime import OPEN_TIMEOUT_SECONDS, AsyncRealtimeConnection, RealtimeConnection
 from ._realtime_protocol import (
     DEFAULT_TOKEN_EXPIRATION,
     MAX_BUFFERING_RANGE,
     RealtimeError,
 )
+from ._realtime_protocol import msgpack_decode as msgpack_decode_message
+from ._realtime_protocol import msgpack_encode as msgpack_encode_message
 from ._retry import DEFAULT_RETRY_POLICY, set_legacy_default
 from ._status import Completed, InProgress, Queued, Status
 from ._sync import SyncClient, SyncRequestHandle
 from ._transport import USER_AGENT
 from ._upload import CDNToken
-from .auth import FAL_QUEUE_RUN_HOST, FAL_RUN_HOST
+from .auth import (
+    FAL_QUEUE_RUN_HOST,
+    FAL_RUN_HOST,
+    AuthCredentials,
+    fetch_auth_credentials,
+    fetch_auth_credentials_async,
+)
 
 __all__ = [
     "APP_NAMESPACES",
@@ -67,12 +87,17 @@ __all__ = [
     "MULTIPART_CHUNK_SIZE",
     "MULTIPART_MAX_CONCURRENCY",
     "MULTIPART_THRESHOLD",
+    "QUEUE_PRIORITY_HEADER",
     "QUEUE_URL_FORMAT",
     "REALTIME_MAX_BUFFERING",
+    "REALTIME_OPEN_TIMEOUT",
     "REALTIME_TOKEN_EXPIRATION_SECONDS",
     "REALTIME_URL_FORMAT",
+    "REQUEST_TIMEOUT_HEADER",
+    "REQUEST_TIMEOUT_TYPE_HEADER",
     "REST_URL",
     "RETRY_CODES",
+    "RUNNER_HINT_HEADER",
     "RUN_URL_FORMAT",
     "USER_AGENT",
     "AnyJSON",
@@ -80,6 +105,7 @@ __all__ = [
     "AsyncClient",
     "AsyncRealtimeConnection",
     "AsyncRequestHandle",
+    "AuthCredentials",
     "CDNToken",
     "Completed",
     "FalClientError",
@@ -100,10 +126,19 @@ __all__ = [
     "SyncClient",
     "SyncRequestHandle",
     "UploadRepositoryId",
+    "add_fal_app_context_headers",
+    "add_hint_header",
+    "add_priority_header",
+    "add_timeout_header",
     "encode",
     "encode_file",
     "encode_image",
+    "fetch_auth_credentials",
+    "fetch_auth_credentials_async",
+    "handle_response_headers",
     "logger",
+    "msgpack_decode_message",
+    "msgpack_encode_message",
 ]
 
 logger = logging.getLogger("fal_client")
@@ -129,7 +164,6 @@ MAX_DELAY: float = DEFAULT_RETRY_POLICY.max_delay
 RETRY_CODES: list[int] = sorted(DEFAULT_RETRY_POLICY.retry_statuses)
 INGRESS_ERROR_CODES: list[int] = sorted(DEFAULT_RETRY_POLICY.ingress_statuses)
 DEFAULT_QUEUE_POLL_INTERVAL: float = 0.1
-MIN_REQUEST_TIMEOUT_SECONDS: int = 1
 DEFAULT_UPLOAD_REPOSITORY: UploadRepositoryId = "fal_v3"
 DEFAULT_UPLOAD_FALLBACK_REPOSITORY: list[UploadRepositoryId] = ["fal"]
 MULTIPART_THRESHOLD: int = UploadOptions().multipart_threshold
@@ -137,6 +171,7 @@ MULTIPART_CHUNK_SIZE: int = UploadOptions().chunk_size
 MULTIPART_MAX_CONCURRENCY: int = UploadOptions().max_concurrency
 REALTIME_TOKEN_EXPIRATION_SECONDS: int = DEFAULT_TOKEN_EXPIRATION
 REALTIME_MAX_BUFFERING: tuple[int, int] = MAX_BUFFERING_RANGE
+REALTIME_OPEN_TIMEOUT: float = OPEN_TIMEOUT_SECONDS
 APP_NAMESPACES: list[str] = ["workflows", "comfy"]
 
 assert DEFAULT_UPLOAD_REPOSITORY == DEFAULT_REPOSITORY
@@ -184,6 +219,7 @@ _INSTEAD: dict[str, str] = {
     "MULTIPART_MAX_CONCURRENCY": "pass upload_options=UploadOptions(max_concurrency=...)",
     "REALTIME_TOKEN_EXPIRATION_SECONDS": "pass token_expiration= to realtime()",
     "REALTIME_MAX_BUFFERING": "pass max_buffering= to realtime()",
+    "REALTIME_OPEN_TIMEOUT": "it is this client's fixed websocket open timeout",
     "USER_AGENT": "pass headers={'User-Agent': ...} to the client",
     "APP_NAMESPACES": "it lists fal's namespaces, it is not a setting",
     "FAL_RUN_HOST": "assign RUN_URL_FORMAT, or set FAL_RUN_URL before creating a client",

@@ -135,7 +135,7 @@ def test_private_client_attribute_fails_loudly(
 
 def test_missing_credentials_error_builds_without_arguments() -> None:
     err = fal_client.MissingCredentialsError()
-    assert "FAL_KEY" in str(err)
+    assert str(err) == ""  # as the official one; the client's own carry the explanation
     assert fal_client.auth.MissingCredentialsError is fal_client.MissingCredentialsError
     assert isinstance(err, fal_client.FalClientError)
 
@@ -229,7 +229,7 @@ def test_validation_error_message_is_the_detail_list_and_str_starts_with_it(
     assert isinstance(err.status_code, int) and err.status_code == 422
     assert isinstance(err.response_headers, dict)
     assert err.response.status_code == 422 and err.response.json() == {"detail": err.message}
-    assert "HTTP 422" in str(err) and "parity/policy" in str(err)
+    assert "parity/policy" in str(err)  # the context comes after the official text
 
 
 def test_cancel_of_a_finished_job_reports_the_server_body(mode: Driver, emu: Emulator) -> None:
