@@ -401,8 +401,11 @@ def summary(outcomes: Sequence[Outcome], exit_code: int) -> str:
     counts: dict[str, int] = {}
     for item in outcomes:
         counts[item.outcome] = counts.get(item.outcome, 0) + 1
-    text = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "no tests ran"
-    lines.append(f"  {text}; pytest exit code {exit_code}")
+    text = ", ".join(
+        f"{n} {what}{'s' if what == 'error' and n != 1 else ''}"
+        for what, n in sorted(counts.items())
+    )
+    lines.append(f"  {text or 'no tests ran'}; pytest exit code {exit_code}")
     return "\n".join(lines)
 
 
