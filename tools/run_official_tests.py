@@ -242,6 +242,8 @@ def rewrite(name: str, source: str) -> Rewrite:
         f"line {probe.lineno}: '{original.strip()}' -> '{PUBLIC_PROBE}' (public credential probe)"
     )
 
+    # Listed top to bottom; applied bottom-up so the line numbers of the others still hold.
+    result.changes = [change for _, change in sorted(zip(edits, result.changes))]
     for first, last, text in sorted(edits, reverse=True):
         lines[first - 1 : last] = [text] if text else []
     result.source = "".join(lines)
