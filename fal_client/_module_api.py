@@ -77,7 +77,8 @@ def run(
         arguments: the JSON input.
         method: HTTP method (``POST``; ``GET`` sends the arguments as query parameters).
         path: a sub-path of the app.
-        timeout: deadline for the whole call in seconds (default ``default_timeout``).
+        timeout: deadline for the whole call in seconds (default ``DEFAULT_RUN_TIMEOUT``,
+            an hour).
         start_timeout: server-side limit on the time before the app starts (> 1 s).
         hint: a runner hint (``X-Fal-Runner-Hint``).
         headers: extra request headers.
@@ -116,7 +117,8 @@ async def run_async(
         arguments: the JSON input.
         method: HTTP method (``POST``; ``GET`` sends the arguments as query parameters).
         path: a sub-path of the app.
-        timeout: deadline for the whole call in seconds (default ``default_timeout``).
+        timeout: deadline for the whole call in seconds (default ``DEFAULT_RUN_TIMEOUT``,
+            an hour).
         start_timeout: server-side limit on the time before the app starts (> 1 s).
         hint: a runner hint (``X-Fal-Runner-Hint``).
         headers: extra request headers.
@@ -320,7 +322,9 @@ def stream(
     """Stream an app's server-sent events; each item is one decoded JSON event.
 
     The last event is usually the final result. ``timeout`` bounds the whole stream
-    (default ``default_timeout``). Leaving the loop early closes the connection.
+    (default ``DEFAULT_RUN_TIMEOUT``, an hour). Leaving the loop early closes the
+    connection. ``path`` is appended to the app id (``stream("owner/app")`` POSTs to
+    ``owner/app/stream``), unless the id's own sub-path already ends with it.
 
     Raises:
         FalClientHTTPError: the app refused the request (checked before any event).
@@ -345,7 +349,9 @@ def stream_async(
     """Stream an app's server-sent events; each item is one decoded JSON event.
 
     The last event is usually the final result. ``timeout`` bounds the whole stream
-    (default ``default_timeout``). Leaving the loop early closes the connection.
+    (default ``DEFAULT_RUN_TIMEOUT``, an hour). Leaving the loop early closes the
+    connection. ``path`` is appended to the app id (``stream("owner/app")`` POSTs to
+    ``owner/app/stream``), unless the id's own sub-path already ends with it.
 
     Raises:
         FalClientHTTPError: the app refused the request (checked before any event).
@@ -442,6 +448,8 @@ def get_handle(
     request_id: str,
 ) -> SyncRequestHandle:
     """A handle for an existing request of ``application`` (no request is sent).
+
+    On ``AsyncClient`` it is awaited, as in the official client.
     """
     return default_sync_client().get_handle(
         application,
@@ -449,13 +457,15 @@ def get_handle(
     )
 
 
-def get_handle_async(
+async def get_handle_async(
     application: str,
     request_id: str,
 ) -> AsyncRequestHandle:
     """A handle for an existing request of ``application`` (no request is sent).
+
+    On ``AsyncClient`` it is awaited, as in the official client.
     """
-    return default_async_client().get_handle(
+    return await default_async_client().get_handle(
         application,
         request_id,
     )

@@ -21,6 +21,7 @@ from ._client import (
     AsyncClient,
     AsyncRequestHandle,
     Priority,
+    RefusedPrivateClient,
 )
 from ._files_api import SyncFilesAPI
 from ._lifecycle import UploadOptions
@@ -79,6 +80,14 @@ class SyncRequestHandle:
 
     def __repr__(self) -> str:
         return f"SyncRequestHandle(app={self.app!r}, request_id={self.request_id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SyncRequestHandle):
+            return NotImplemented
+        return self._handle == other._handle
+
+    def __hash__(self) -> int:
+        return hash(self._handle)
 
     def status(self, *, with_logs: bool = False) -> Status:
         return self._portal.call(partial(self._handle.status, with_logs=with_logs))
@@ -148,8 +157,15 @@ class SyncClient(SyncFilesAPI, SyncBatchAPI, SyncRealtimeAPI):
 
     @property
     def default_timeout(self) -> float:
-        """The deadline in seconds of ``run``, ``stream`` and each queue request."""
+        """The deadline in seconds of each queue and upload request (see ``AsyncClient``)."""
         return self._async.default_timeout
+
+    @property
+    def key(self) -> Optional[str]:
+        """The key given to the constructor (``None`` when read from the environment)."""
+        return self._async.key
+
+    _client = RefusedPrivateClient()
 
     @property
     def async_client(self) -> AsyncClient:
@@ -277,7 +293,7 @@ class SyncClient(SyncFilesAPI, SyncBatchAPI, SyncRealtimeAPI):
         return result
 
     def get_handle(self, application: str, request_id: str) -> SyncRequestHandle:
-        return self._handle(self._async.get_handle(application, request_id))
+        return self._handle(AsyncRequestHandle(self._async, application, request_id))
 
     def status(self, application: str, request_id: str, *, with_logs: bool = False) -> Status:
         return self.get_handle(application, request_id).status(with_logs=with_logs)

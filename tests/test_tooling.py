@@ -50,6 +50,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(fal_client.__all__) == sorted(
         [
             "StorageACL",
+            "StorageACLDecision",
             "StorageACLRule",
             "StorageSettings",
             "UploadOptions",
@@ -57,6 +58,7 @@ def test_public_names_are_pinned() -> None:
             "download_files_async",
             "AnyJSON",
             "AppId",
+            "ObjectExpiration",
             "AsyncClient",
             "AsyncRealtimeConnection",
             "AsyncRequestHandle",

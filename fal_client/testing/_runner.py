@@ -152,6 +152,11 @@ class JobRunner:
         finally:
             job.scope = None
             queue.release()
+            if response is None or response.error_type == "request_cancelled":
+                # Also when a /stream client went away and the app's next send failed before
+                # the route's cancel() got to it: the job was cancelled either way.
+                with state.lock:
+                    job.cancelled = True
             self._complete(job, response if response is not None else cancelled())
             self._dispatch(queue)
 

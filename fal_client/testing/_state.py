@@ -51,6 +51,7 @@ class EmulatorConfig:
     job_ttl: float
     file_ttl: float
     legacy_storage: str
+    stream_logs: str
     webhook_max_attempts: int
     webhook_backoff: float
     webhook_timeout: float
