@@ -137,6 +137,7 @@ class _Session:
             headers=dict(ws.headers.items()),
             log_sink=lambda entry: None,
             file_saver=state.file_saver(base_url),
+            file_loader=state.file_loader(base_url),
         )
 
     async def run(self) -> None:

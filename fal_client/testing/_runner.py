@@ -139,6 +139,7 @@ class JobRunner:
             headers=job.headers,
             log_sink=state.job_log_sink(job),
             file_saver=state.file_saver(job.base_url),
+            file_loader=state.file_loader(job.base_url),
         )
         try:
             with anyio.CancelScope() as scope:
