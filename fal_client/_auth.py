@@ -180,3 +180,17 @@ def fetch_credentials() -> str:
     if not isinstance(creds, KeyCredentials):
         raise MissingCredentialsError(MISSING_CREDENTIALS_MESSAGE)
     return creds.secret
+
+
+class LateCredentials(Credentials):
+    """Stands in when no key was found when a client was made: each request looks again (as
+    the official client does), so setting ``FAL_KEY`` after a ``MissingCredentialsError`` and
+    calling again works. The first credentials found are kept."""
+
+    def __init__(self) -> None:
+        self._found: Optional[Credentials] = None
+
+    async def header(self, post: RefreshPost) -> str:
+        if self._found is None:
+            self._found = resolve_credentials()  # raises MissingCredentialsError
+        return await self._found.header(post)

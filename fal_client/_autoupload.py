@@ -41,11 +41,12 @@ from ._encoding import (
 from ._lifecycle import normalize_repositories
 from ._upload import UploadRequest, upload
 from ._upload_source import BytesSource, FileObjectSource, FileSource, UploadSource
+from ._validate import validate_json
 
 if TYPE_CHECKING:
-    from ._files_api import AsyncFilesAPI
+    from ._engine import Engine
 
-__all__ = ["DEFAULT_INLINE_LIMIT", "upload_inputs"]
+__all__ = ["DEFAULT_INLINE_LIMIT", "check_arguments", "serialise", "upload_inputs"]
 
 #: Leaves up to this many bytes become data URLs; 0 means every leaf is uploaded.
 DEFAULT_INLINE_LIMIT = 0
@@ -152,8 +153,24 @@ def _fill(value: Any) -> Any:
     return value
 
 
+def check_arguments(engine: Engine, arguments: Any) -> Optional[bytes]:
+    """The JSON body of ``arguments``, checked now, before anything is sent; ``None`` when
+    files in them must be uploaded first (auto-upload), everything else having been checked."""
+    if engine.auto_upload and contains_uploadable(arguments):
+        validate_json(arguments, placeholder=is_uploadable)
+        return None
+    return validate_json(arguments)
+
+
+async def serialise(engine: Engine, arguments: Any, checked: Optional[bytes]) -> bytes:
+    """The JSON body to send: ``checked`` itself, or ``arguments`` with files uploaded."""
+    if checked is not None:
+        return checked
+    return validate_json(await upload_inputs(engine, arguments))
+
+
 async def upload_inputs(
-    client: AsyncFilesAPI,
+    engine: Engine,
     arguments: Any,
     *,
     inline_limit: int = DEFAULT_INLINE_LIMIT,
@@ -162,7 +179,7 @@ async def upload_inputs(
     """A copy of ``arguments`` whose files, bytes and images are replaced by URLs.
 
     Args:
-        client: the ``AsyncClient`` to upload with (its ``upload_options`` apply).
+        engine: the client's engine to upload with (its ``upload_options`` apply).
         arguments: the job's input; dicts, lists and tuples are walked (see the module doc).
         inline_limit: leaves of at most this many bytes become ``data:`` URLs instead of
             uploads (default 0: always upload).
@@ -201,11 +218,11 @@ async def upload_inputs(
             leaf.file_name,
             repositories,
             None,
-            client.upload_options,
+            engine.upload_options,
         )
         try:
             async with limiter:
-                leaf.url = await upload(client._transport, client._cdn_tokens, request)
+                leaf.url = await upload(engine.transport, engine.cdn_tokens, request)
         except Exception as exc:
             # The first error wins and stops the others; raised bare, not in a group.
             if failure is None:

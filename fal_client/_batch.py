@@ -52,7 +52,7 @@ if sys.version_info < (3, 11):  # pragma: no cover - depends on the interpreter
     from exceptiongroup import ExceptionGroup
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient, AsyncRequestHandle
+    from ._queue import AsyncRequestHandle, Queue
 
 T = TypeVar("T")
 
@@ -216,7 +216,7 @@ class _Fatal:
 
 
 async def run_map(
-    client: AsyncClient,
+    client: Queue,
     application: str,
     inputs: Union[Iterable[Any], AsyncIterable[Any]],
     *,
@@ -330,7 +330,7 @@ async def run_map(
         else:
             # Submitted by an earlier run: re-attach, never submit again.
             assert entry is not None and entry.request_id is not None
-            handle = await client.get_handle(application, entry.request_id)
+            handle = client.handle(application, entry.request_id)
         on_id(handle.request_id)
         if client_timeout is None:
             return await wait_detached(handle, index, key, None, journal_submission=fresh)

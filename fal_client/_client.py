@@ -1,405 +1,59 @@
-"""The engine: every fal operation, written once as an AnyIO coroutine.
+"""``AsyncClient``: the official client's async API, one thin delegation per operation.
 
-``AsyncClient`` runs under asyncio and trio unchanged. ``SyncClient`` (``_sync.py``) hands these
-same coroutines to a blocking portal; nothing here knows whether a sync caller is waiting.
-
-Cancellation rules (the reason most of the structure below exists):
-
-* A caller that gives up on ``subscribe``/``get`` (cancel scope, timeout, Ctrl-C through the portal,
-  ``client_timeout``) makes the client cancel the remote job before the cancellation propagates:
-  nobody pays for a result nobody will read. The remote cancel runs shielded and bounded.
-* A ``submit`` POST in flight when the caller is cancelled is allowed to finish (shielded,
-  bounded by the transport's timeouts) so the client learns the request id and can cancel that
-  job too, instead of leaving an orphan running.
+Every operation is written once, as an AnyIO coroutine, in a resource over the client's one
+engine (``_engine.py``): runs (``_run.py``), the queue (``_queue.py``), files
+(``_files_api.py``), fan-out (``_batch_api.py``), realtime (``_realtime_api.py``). This class
+builds them and keeps the public names, signatures and docstrings. ``SyncClient`` (generated,
+``_sync.py``) hands these same coroutines to a blocking portal; nothing here knows whether a
+sync caller is waiting.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import logging
-import warnings
-from collections.abc import AsyncIterator, Awaitable, Mapping
-from typing import Any, Callable, Literal, Optional, Union
-
-import anyio
-import anyio.lowlevel
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
 
 from . import _validate as check
-from ._aclosing import aclosing
-from ._auth import Credentials, resolve_credentials
-from ._autoupload import contains_uploadable, is_uploadable, upload_inputs
-from ._batch_api import AsyncBatchAPI
-from ._endpoints import AppId, Endpoints, origin_of, parse_app_id
-from ._errors import (
-    FalClientConnectionError,
-    FalClientError,
-    FalClientHTTPError,
-    FalClientTimeoutError,
-    JobFailedError,
-    MissingCredentialsError,
-    ServerError,
-    UnexpectedResponseError,
-    describe_exception,
-)
-from ._files_api import AsyncFilesAPI
-from ._headers import fal_headers, handle_response_headers
+from ._auth import Credentials, LateCredentials, resolve_credentials
+from ._batch import MapResults, Progress
+from ._batch_api import Batch
+from ._endpoints import Endpoints
+from ._engine import Engine
+from ._errors import MissingCredentialsError
+from ._files_api import DEFAULT_UPLOAD_OPTIONS, Files
 from ._lifecycle import UploadOptions
-from ._realtime_api import AsyncRealtimeAPI
+from ._queue import DEFAULT_POLL_INTERVAL, AsyncRequestHandle, Queue
+from ._realtime import AsyncRealtimeConnection, AsyncWebSocketConnection
+from ._realtime_api import Realtime
 from ._retry import RetryPolicy, default_policy
-from ._sse import SSEDecoder
-from ._status import Completed, InProgress, Status, parse_status
-from ._transport import Timeouts, Transport, validate_json
-from ._upload import CDNTokenCache
+from ._run import DEFAULT_RUN_TIMEOUT, Runs
+from ._status import Status
+from ._transport import Timeouts, Transport
+from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
+from ._upload import Lifecycle
 
-logger = logging.getLogger("fal_client")
-
-AnyJSON = dict[str, Any]
-Priority = Literal["normal", "low"]
-OnEnqueue = Callable[[str], Union[Awaitable[None], None]]
-OnQueueUpdate = Callable[[Status], Union[Awaitable[None], None]]
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_RUN_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "AnyJSON",
+    "AsyncClient",
+    "AsyncRequestHandle",
+    "OnEnqueue",
+    "OnQueueUpdate",
+    "Priority",
+    "RefusedPrivateClient",
+]
 
 DEFAULT_TIMEOUT = 120.0
-# Deadline of ``run``/``stream`` without ``timeout=``. The official client sends those with no
-# timeout at all, so a direct run of a model that takes minutes works there: this one stays
-# finite, but long enough for any such run (``default_timeout`` bounds each queue request only).
-DEFAULT_RUN_TIMEOUT = 3600.0
-DEFAULT_POLL_INTERVAL = 0.1
-# Polling slows down geometrically from ``interval`` to this cap while a job waits.
-MAX_POLL_INTERVAL = 2.0
-# Upper bound on the best-effort remote cancel sent when a caller gives up.
-CANCEL_GRACE_SECONDS = 5.0
-# Reconnections of a status stream cut mid-way before falling back to polling.
-STATUS_STREAM_RECONNECTS = 3
-# How long to wait for the end of a status stream after its COMPLETED event.
-STATUS_STREAM_DRAIN_SECONDS = 0.5
-# A status stream silent for this long is reconnected (cheap, and survives half-open sockets).
-STATUS_STREAM_IDLE_SECONDS = 30.0
-# An origin that answered "no status stream here" is polled for this long, then tried again.
-STATUS_STREAM_OFF_SECONDS = 300.0
-# Statuses a failed wait may end on that prove the job is not running (it does not exist, is
-# not ours, or was cancelled): giving up then sends no cancel.
-_NOT_RUNNING_STATUSES = frozenset({400, 401, 403, 404, 410, 499})
 
 
-class _LateCredentials(Credentials):
-    """Stands in when no key was found at construction: each request looks again (as the
-    official client does), so setting ``FAL_KEY`` after a ``MissingCredentialsError`` and
-    calling again works. The first credentials found are kept."""
-
-    def __init__(self) -> None:
-        self._found: Optional[Credentials] = None
-
-    async def header(self, post: Any) -> str:
-        if self._found is None:
-            self._found = resolve_credentials()  # raises MissingCredentialsError
-        return await self._found.header(post)
-
-
-class _StatusStreamSupport:
-    """Which origins have no status stream (they answered 405/501 or not with SSE).
-
-    Per origin and for a while only: one proxy without streams must not turn them off for every
-    other server this client talks to, nor for the rest of the process.
-    """
-
-    def __init__(self) -> None:
-        self._off_until: dict[str, float] = {}
-
-    def usable(self, url: str) -> bool:
-        until = self._off_until.get(origin_of(url))
-        return until is None or anyio.current_time() >= until
-
-    def turn_off(self, url: str) -> None:
-        self._off_until[origin_of(url)] = anyio.current_time() + STATUS_STREAM_OFF_SECONDS
-
-
-class _LogsSoFar:
-    """Every log line of a job exactly once, in order, from statuses that carry either all
-    lines so far (polling; a reconnected stream) or only the new ones (a stream's events: fal's
-    docs do not say which, the JS client concatenates). A list that begins with everything
-    already seen is a full list; anything else is new lines."""
-
-    def __init__(self) -> None:
-        self._lines: list[dict[str, Any]] = []
-
-    def add(self, status: Status) -> Status:
-        """``status`` with ``logs`` replaced by every line so far (unchanged without logs)."""
-        if not isinstance(status, (InProgress, Completed)) or status.logs is None:
-            return status
-        new = status.logs
-        seen = len(self._lines)
-        if len(new) >= seen and new[:seen] == self._lines:
-            self._lines = list(new)
-        else:
-            self._lines.extend(new)
-        return dataclasses.replace(status, logs=list(self._lines))
-
-
-async def _invoke(callback: Optional[Callable[..., Any]], *args: Any) -> None:
-    if callback is None:
-        return
-    result = callback(*args)
-    if inspect.isawaitable(result):
-        await result
-
-
-def _decode_json(response: Any, *, app: str, request_id: Optional[str]) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise UnexpectedResponseError(
-            f"expected a JSON body, got {response.headers.get('content-type', 'no content type')}",
-            body=response.content[:200],
-            app=app,
-            request_id=request_id,
-        ) from exc
-
-
-class AsyncRequestHandle:
-    """A queued fal request: watch it, wait for its result, or cancel it.
-
-    Get one from ``AsyncClient.submit`` or re-attach to an existing request with
-    ``AsyncClient.get_handle(app, request_id)`` / ``AsyncRequestHandle.from_request_id``.
-    """
-
-    def __init__(self, client: AsyncClient, app: Union[str, AppId], request_id: str):
-        self._owner = client
-        self.app_id = app if isinstance(app, AppId) else parse_app_id(app)
-        self.request_id = check.request_id(request_id)
-        endpoints = client._transport.endpoints
-        self.response_url = endpoints.request(self.app_id, self.request_id)
-        self.status_url = endpoints.status(self.app_id, self.request_id)
-        self.cancel_url = endpoints.cancel(self.app_id, self.request_id)
-
-    @classmethod
-    def from_request_id(
-        cls, client: AsyncClient, application: str, request_id: str
-    ) -> AsyncRequestHandle:
-        """Re-attach to an existing request of ``application`` by its id."""
-        return cls(client, application, request_id)
-
-    @property
-    def app(self) -> str:
-        """The app id this request belongs to."""
-        return self.app_id.full
-
-    def __repr__(self) -> str:
-        return f"AsyncRequestHandle(app={self.app!r}, request_id={self.request_id!r})"
-
-    def __eq__(self, other: object) -> bool:
-        # As the official handles compare: the same request, through the same client.
-        if not isinstance(other, AsyncRequestHandle):
-            return NotImplemented
-        return (
-            self.request_id == other.request_id
-            and self.response_url == other.response_url
-            and self._owner is other._owner
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.request_id, self.response_url, id(self._owner)))
-
-    async def status(self, *, with_logs: bool = False) -> Status:
-        """Fetch the current status: ``Queued``, ``InProgress`` or ``Completed``.
-
-        Args:
-            with_logs: include the job's log lines in ``InProgress``/``Completed``.
-        """
-        transport = self._owner._transport
-        response = await transport.request(
-            "GET",
-            self.status_url,
-            repeatable=True,
-            params={"logs": "1" if with_logs else "0"},
-            app=self.app,
-            request_id=self.request_id,
-            retry_server_errors=True,
-        )
-        data = _decode_json(response, app=self.app, request_id=self.request_id)
-        return parse_status(data, app=self.app, request_id=self.request_id)
-
-    def iter_events(
-        self, *, with_logs: bool = False, interval: float = DEFAULT_POLL_INTERVAL
-    ) -> AsyncIterator[Status]:
-        """Yield the job's statuses as they change, ending with ``Completed``.
-
-        Uses fal's status stream (server-sent events) so completion is seen at once; falls back
-        to polling, starting every ``interval`` seconds and slowing down to 2 s, when the stream
-        is unavailable or keeps breaking.
-        """
-        check.positive_number("interval", interval, optional=False)
-        return self._iter_events(with_logs, interval)
-
-    async def _iter_events(self, with_logs: bool, interval: float) -> AsyncIterator[Status]:
-        logs = _LogsSoFar()
-        async with aclosing(self._iter_raw_events(with_logs, interval)) as statuses:
-            async for status in statuses:
-                yield logs.add(status)
-
-    async def _iter_raw_events(self, with_logs: bool, interval: float) -> AsyncIterator[Status]:
-        streams = self._owner._status_streams
-        if streams.usable(self.status_url):
-            # Consecutive streams that broke before delivering anything; any event resets it.
-            reconnects = 0
-            while reconnects <= STATUS_STREAM_RECONNECTS:
-                try:
-                    async with aclosing(self._stream_statuses(with_logs)) as statuses:
-                        async for status in statuses:
-                            reconnects = 0
-                            yield status
-                            if isinstance(status, Completed):
-                                return
-                    reconnects += 1  # closed before COMPLETED: reconnect
-                except _StatusStreamUnsupported:
-                    streams.turn_off(self.status_url)
-                    break
-                except _StatusStreamNotHere:
-                    break  # poll this wait; its status request says what is wrong
-                except (FalClientConnectionError, ServerError) as exc:
-                    reconnects += 1
-                    logger.debug(
-                        "status stream of %s broke (%s); reconnecting", self.request_id, exc
-                    )
-        delay = interval
-        while True:
-            status = await self.status(with_logs=with_logs)
-            yield status
-            if isinstance(status, Completed):
-                return
-            await anyio.sleep(delay)
-            delay = min(delay * 1.5, max(interval, MAX_POLL_INTERVAL))
-
-    async def _stream_statuses(self, with_logs: bool) -> AsyncIterator[Status]:
-        transport = self._owner._transport
-        lib = transport.lib
-        url = transport.endpoints.status_stream(self.app_id, self.request_id)
-        try:
-            async with transport.stream(
-                "GET",
-                url,
-                repeatable=True,
-                params={"logs": "1" if with_logs else "0"},
-                headers={"Accept": "text/event-stream"},
-                app=self.app,
-                request_id=self.request_id,
-                retry_server_errors=True,
-                # A silent stream may be a half-open connection: reconnect rather than trust it.
-                read_timeout=min(STATUS_STREAM_IDLE_SECONDS, transport.timeouts.read),
-            ) as response:
-                if "text/event-stream" not in response.headers.get("content-type", ""):
-                    raise _StatusStreamUnsupported()
-                decoder = SSEDecoder()
-                try:
-                    async with aclosing(response.aiter_lines()) as lines:
-                        async for line in lines:
-                            event = decoder.feed(line)
-                            if event is None or not event.data:
-                                continue
-                            try:
-                                data = event.json()
-                            except ValueError:
-                                continue
-                            status = parse_status(data, app=self.app, request_id=self.request_id)
-                            if isinstance(status, Completed):
-                                # fal ends the stream right after COMPLETED. Reading to that end
-                                # lets the connection go back to the pool instead of being
-                                # discarded half-read (a new TCP connection per job otherwise).
-                                with anyio.move_on_after(STATUS_STREAM_DRAIN_SECONDS):
-                                    async for _ in lines:
-                                        pass
-                            yield status
-                except lib.TransportError as exc:
-                    raise FalClientConnectionError(
-                        f"status stream interrupted: {type(exc).__name__}",
-                        app=self.app,
-                        request_id=self.request_id,
-                    ) from exc
-        except FalClientHTTPError as exc:
-            if exc.status_code in (405, 501):
-                # No status stream on this server (an older gateway or a proxy): poll instead.
-                raise _StatusStreamUnsupported() from exc
-            if exc.status_code == 404:
-                # Most likely an unknown request id, which says nothing about streams.
-                raise _StatusStreamNotHere() from exc
-            raise
-
-    async def get(self, *, interval: float = DEFAULT_POLL_INTERVAL) -> AnyJSON:
-        """Wait for the job to finish and return its result.
-
-        If the caller gives up while waiting (cancellation, timeout), the remote job is
-        cancelled before the cancellation propagates.
-
-        Raises:
-            FalClientHTTPError: the job failed (a subclass by status: ``ValidationError``, ...).
-        """
-        check.positive_number("interval", interval, optional=False)
-        return await self._wait_result(with_logs=False, interval=interval, on_update=None)
-
-    async def _wait_result(
-        self, *, with_logs: bool, interval: float, on_update: Optional[OnQueueUpdate]
-    ) -> AnyJSON:
-        completed: Optional[Completed] = None
-        try:
-            async with aclosing(self._iter_events(with_logs, interval)) as statuses:
-                async for status in statuses:
-                    await _invoke(on_update, status)
-                    if isinstance(status, Completed):
-                        completed = status
-            assert completed is not None  # _iter_events always ends on Completed
-            return await self._fetch_result(completed)
-        except BaseException as exc:
-            # Cancellation, a timeout, Ctrl-C, or a callback raising: the caller gives up, and
-            # a job that may still run is cancelled. Not when fal just said there is no such
-            # job (or not ours, or cancelled already): a cancel would be for nothing.
-            proves_not_running = (
-                isinstance(exc, FalClientHTTPError) and exc.status_code in _NOT_RUNNING_STATUSES
-            )
-            if completed is None and not proves_not_running:
-                await self._cancel_on_give_up()
-            raise
-
-    async def _fetch_result(self, completed: Completed) -> AnyJSON:
-        response = await self._owner._transport.request(
-            "GET", self.response_url, repeatable=True, app=self.app, request_id=self.request_id
-        )
-        data = _decode_json(response, app=self.app, request_id=self.request_id)
-        if completed.error:
-            raise JobFailedError(
-                completed.error,
-                response.status_code,
-                dict(response.headers),
-                response,
-                completed.error_type,
-                body=data,
-                app=self.app,
-                request_id=self.request_id,
-            )
-        return data  # type: ignore[no-any-return]
-
-    async def cancel(self) -> None:
-        """Ask fal to cancel the job (a queued job never runs; a running one is interrupted).
-
-        Raises:
-            FalClientHTTPError: fal refused, e.g. 400 when the job already completed.
-        """
-        await self._owner._transport.request(
-            "PUT",
-            self.cancel_url,
-            repeatable=True,
-            app=self.app,
-            request_id=self.request_id,
-            retry_server_errors=True,
-        )
-
-    async def _cancel_on_give_up(self) -> None:
-        # Shielded so it runs although our task is being cancelled; bounded so giving up is prompt.
-        with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_SECONDS):
-            try:
-                await self.cancel()
-                logger.debug("cancelled remote job %s of %s", self.request_id, self.app)
-            except FalClientError as exc:
-                logger.debug("remote cancel of %s failed: %s", self.request_id, exc)
+def _checked_upload_options(value: Any) -> UploadOptions:
+    if not isinstance(value, UploadOptions):
+        raise TypeError(f"upload_options must be an UploadOptions, got {type(value).__name__}")
+    return value
 
 
 class RefusedPrivateClient:
@@ -455,15 +109,7 @@ class _GuardedAttributes(dict):  # type: ignore[type-arg]
         super().update(*args, **kwargs)
 
 
-class _StatusStreamUnsupported(Exception):
-    """The server has no status stream at all; poll instead."""
-
-
-class _StatusStreamNotHere(Exception):
-    """The status stream of this request answered 404; poll this wait instead."""
-
-
-class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
+class AsyncClient:
     """The asynchronous fal client (asyncio and trio).
 
     Args:
@@ -534,8 +180,8 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
             credentials = resolve_credentials(key)
         except MissingCredentialsError:
             # As in the official client, the error surfaces at the first request, not here.
-            credentials = _LateCredentials()
-        self._transport = Transport(
+            credentials = LateCredentials()
+        transport = Transport(
             endpoints=endpoints,
             credentials=credentials,
             retry=retry or default_policy(),
@@ -545,34 +191,61 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
             http_library=http_library,
             max_connections=max_connections,
         )
-        self._status_streams = _StatusStreamSupport()
-        if upload_options is not None:
-            if not isinstance(upload_options, UploadOptions):
-                raise TypeError(
-                    f"upload_options must be an UploadOptions, got {type(upload_options).__name__}"
-                )
-            self.upload_options = upload_options
         if not isinstance(auto_upload, bool):
             raise TypeError(f"auto_upload must be a bool, got {type(auto_upload).__name__}")
-        #: Upload files, bytes and images found in arguments and send their URLs instead.
-        self.auto_upload = auto_upload
-        self._cdn_tokens = CDNTokenCache()
+        self._engine = Engine(
+            transport,
+            upload_options=_checked_upload_options(upload_options or DEFAULT_UPLOAD_OPTIONS),
+            auto_upload=auto_upload,
+        )
+        # The resources every operation below delegates to, all over the one engine.
+        self._runs = Runs(self._engine)
+        self._queue = Queue(self._engine)
+        self._files = Files(self._engine)
+        self._batch = Batch(self._queue)
+        self._realtime = Realtime(self._engine)
         RefusedPrivateClient.guard(self)
 
     def __repr__(self) -> str:
-        e = self._transport.endpoints
+        e = self._engine.endpoints
         return f"AsyncClient(run_url={e.run_url!r}, queue_url={e.queue_url!r})"
 
     _client = RefusedPrivateClient()
 
     @property
+    def engine(self) -> Engine:
+        """The engine this client's operations share (transport, endpoints, credentials,
+        upload options): for building on the client; ordinary use never needs it."""
+        return self._engine
+
+    @property
     def endpoints(self) -> Endpoints:
         """The base URLs this client talks to."""
-        return self._transport.endpoints
+        return self._engine.endpoints
+
+    @property
+    def upload_options(self) -> UploadOptions:
+        """How uploads are cut into parts; assign an ``UploadOptions`` to change it."""
+        return self._engine.upload_options
+
+    @upload_options.setter
+    def upload_options(self, value: UploadOptions) -> None:
+        self._engine.upload_options = _checked_upload_options(value)
+
+    @property
+    def auto_upload(self) -> bool:
+        """Whether files, bytes and images found in arguments are uploaded and sent as URLs."""
+        return self._engine.auto_upload
+
+    @auto_upload.setter
+    def auto_upload(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"auto_upload must be a bool, got {type(value).__name__}")
+        self._engine.auto_upload = value
 
     async def aclose(self) -> None:
         """Close the connection pool of the running event loop."""
-        await self._transport.aclose()
+        await self._engine.transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -580,7 +253,6 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # --- synchronous run and streaming -----------------------------------------------
     async def run(
         self,
         application: str,
@@ -610,39 +282,16 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
             FalClientTimeoutError: ``timeout`` passed.
             FalClientHTTPError: fal or the app answered with an error.
         """
-        app = parse_app_id(application)
-        method = method.upper()
-        if method not in ("POST", "GET", "PUT", "PATCH", "DELETE"):
-            raise ValueError(f"method must be an HTTP method like 'POST', got {method!r}")
-        deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
-        request_headers = fal_headers(headers, hint=hint, start_timeout=start_timeout)
-        content = None
-        params = None
-        if method == "GET":
-            if not isinstance(arguments, Mapping):
-                raise TypeError("arguments must be a dict for a GET run")
-            params = {str(k): str(v) for k, v in arguments.items()}
-        else:
-            content = self._check_arguments(arguments)
-        with anyio.move_on_after(deadline) as scope:
-            if method != "GET":
-                content = await self._serialised(arguments, content)
-            response = await self._transport.request(
-                method,
-                self._transport.endpoints.run(app, path),
-                repeatable=method in ("GET", "PUT", "DELETE"),
-                content=content,
-                params=params,
-                headers=request_headers,
-                read_timeout=deadline,
-                app=app.full,
-            )
-            handle_response_headers(response.headers)
-            return _decode_json(  # type: ignore[no-any-return]
-                response, app=app.full, request_id=response.headers.get("x-fal-request-id")
-            )
-        assert scope.cancelled_caught
-        raise FalClientTimeoutError(deadline, app=app.full, message="run() gave up waiting")
+        return await self._runs.run(
+            application,
+            arguments,
+            method=method,
+            path=path,
+            timeout=timeout,
+            start_timeout=start_timeout,
+            hint=hint,
+            headers=headers,
+        )
 
     def stream(
         self,
@@ -663,78 +312,10 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         Raises:
             FalClientHTTPError: the app refused the request (checked before any event).
         """
-        app = parse_app_id(application)
-        deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
-        content = self._check_arguments(arguments)
-        request_headers = fal_headers(headers)
-        request_headers["Accept"] = "text/event-stream"
-        return self._stream(app, path, arguments, content, request_headers, deadline)
+        return self._runs.stream(
+            application, arguments, path=path, timeout=timeout, headers=headers
+        )
 
-    async def _stream(
-        self,
-        app: AppId,
-        path: str,
-        arguments: Any,
-        checked: Optional[bytes],
-        headers: dict[str, str],
-        deadline: float,
-    ) -> AsyncIterator[AnyJSON]:
-        transport = self._transport
-        lib = transport.lib
-        content = await self._serialised(arguments, checked)
-        # No cancel scope may stay open across a ``yield`` of an async generator, so the
-        # deadline is enforced as per-read timeouts plus a check between events.
-        ends_at = anyio.current_time() + deadline
-        async with transport.stream(
-            "POST",
-            transport.endpoints.run(app, path),
-            repeatable=False,
-            content=content,
-            headers=headers,
-            read_timeout=deadline,
-            app=app.full,
-        ) as response:
-            request_id = response.headers.get("x-fal-request-id")
-            content_type = response.headers.get("content-type", "")
-            if "text/event-stream" not in content_type:
-                await response.aread()
-                # Some apps answer a stream request with one JSON body: deliver it as one event.
-                yield _decode_json(response, app=app.full, request_id=request_id)
-                return
-            decoder = SSEDecoder()
-
-            def timed_out() -> FalClientTimeoutError:
-                return FalClientTimeoutError(
-                    deadline, request_id, app=app.full, message="stream() gave up waiting"
-                )
-
-            try:
-                async with aclosing(response.aiter_lines()) as lines:
-                    async for line in lines:
-                        event = decoder.feed(line)
-                        if event is not None and event.data:
-                            try:
-                                item = event.json()
-                            except ValueError as exc:
-                                raise UnexpectedResponseError(
-                                    "stream event is not JSON",
-                                    body=event.data[:200],
-                                    app=app.full,
-                                    request_id=request_id,
-                                ) from exc
-                            yield item
-                        if anyio.current_time() > ends_at:
-                            raise timed_out()
-            except lib.TimeoutException as exc:
-                raise timed_out() from exc
-            except lib.TransportError as exc:
-                raise FalClientConnectionError(
-                    f"stream interrupted: {describe_exception(exc)}",
-                    app=app.full,
-                    request_id=request_id,
-                ) from exc
-
-    # --- the queue --------------------------------------------------------------------
     async def submit(
         self,
         application: str,
@@ -763,38 +344,16 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
         re-sent (``SubmitNotConfirmedError``).
         """
-        app = parse_app_id(application)
-        checked = self._check_arguments(arguments)
-        request_headers = fal_headers(
-            headers, hint=hint, start_timeout=start_timeout, priority=priority
+        return await self._queue.submit(
+            application,
+            arguments,
+            path=path,
+            hint=hint,
+            webhook_url=webhook_url,
+            priority=priority,
+            headers=headers,
+            start_timeout=start_timeout,
         )
-        url = self._transport.endpoints.submit(
-            app, path, check.http_url("webhook_url", webhook_url)
-        )
-        content = await self._serialised(arguments, checked)
-        with anyio.CancelScope(shield=True):
-            response = await self._transport.request(
-                "POST",
-                url,
-                repeatable=False,
-                content=content,
-                headers=request_headers,
-                app=app.full,
-            )
-        handle_response_headers(response.headers)
-        data = _decode_json(response, app=app.full, request_id=None)
-        request_id = data.get("request_id") if isinstance(data, dict) else None
-        if not isinstance(request_id, str):
-            raise UnexpectedResponseError(
-                "submit response has no request_id", body=data, app=app.full
-            )
-        handle = AsyncRequestHandle(self, app, request_id)
-        try:
-            await anyio.lowlevel.checkpoint_if_cancelled()
-        except anyio.get_cancelled_exc_class():
-            await handle._cancel_on_give_up()
-            raise
-        return handle
 
     async def subscribe(
         self,
@@ -804,7 +363,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         path: str = "",
         hint: Optional[str] = None,
         with_logs: bool = False,
-        interval: float = DEFAULT_POLL_INTERVAL,
+        interval: float = 0.1,
         on_enqueue: Optional[OnEnqueue] = None,
         on_queue_update: Optional[OnQueueUpdate] = None,
         priority: Optional[Priority] = None,
@@ -827,51 +386,20 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
 
         Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
         """
-        check.positive_number("interval", interval, optional=False)
-        client_timeout = check.positive_number("client_timeout", client_timeout)
-        start_timeout = check.start_timeout(start_timeout)
-        if client_timeout is not None:
-            if start_timeout is None and client_timeout > 1:
-                start_timeout = client_timeout
-            elif start_timeout is not None and start_timeout > client_timeout:
-                warnings.warn(
-                    f"start_timeout ({start_timeout:g}s) is larger than client_timeout "
-                    f"({client_timeout:g}s); the client gives up first",
-                    UserWarning,
-                    stacklevel=2,
-                )
-        handle: Optional[AsyncRequestHandle] = None
-
-        async def flow() -> AnyJSON:
-            nonlocal handle
-            handle = await self.submit(
-                application,
-                arguments,
-                path=path,
-                hint=hint,
-                webhook_url=webhook_url,
-                priority=priority,
-                headers=headers,
-                start_timeout=start_timeout,
-            )
-            try:
-                await _invoke(on_enqueue, handle.request_id)
-            except BaseException:
-                await handle._cancel_on_give_up()
-                raise
-            return await handle._wait_result(
-                with_logs=with_logs, interval=interval, on_update=on_queue_update
-            )
-
-        if client_timeout is None:
-            return await flow()
-        with anyio.move_on_after(client_timeout):
-            return await flow()
-        raise FalClientTimeoutError(
-            client_timeout,
-            handle.request_id if handle else None,
-            app=application,
-            message="no result within client_timeout; the job was cancelled",
+        return await self._queue.subscribe(
+            application,
+            arguments,
+            path=path,
+            hint=hint,
+            with_logs=with_logs,
+            interval=interval,
+            on_enqueue=on_enqueue,
+            on_queue_update=on_queue_update,
+            priority=priority,
+            headers=headers,
+            start_timeout=start_timeout,
+            client_timeout=client_timeout,
+            webhook_url=webhook_url,
         )
 
     async def get_handle(self, application: str, request_id: str) -> AsyncRequestHandle:
@@ -879,33 +407,320 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
 
         On ``AsyncClient`` it is awaited, as in the official client.
         """
-        return AsyncRequestHandle(self, application, request_id)
+        return self._queue.handle(application, request_id)
 
     async def status(self, application: str, request_id: str, *, with_logs: bool = False) -> Status:
         """The current status of a queued request."""
-        return await AsyncRequestHandle(self, application, request_id).status(with_logs=with_logs)
+        return await self._queue.status(application, request_id, with_logs=with_logs)
 
     async def result(self, application: str, request_id: str) -> AnyJSON:
         """Wait for a queued request to finish and return its result."""
-        return await AsyncRequestHandle(self, application, request_id).get()
+        return await self._queue.result(application, request_id)
 
     async def cancel(self, application: str, request_id: str) -> None:
         """Cancel a queued request."""
-        await AsyncRequestHandle(self, application, request_id).cancel()
+        return await self._queue.cancel(application, request_id)
 
-    # --- shared -----------------------------------------------------------------------
-    def _check_arguments(self, arguments: Any) -> Optional[bytes]:
-        """The JSON body, checked now; ``None`` when files must be uploaded first (auto-upload),
-        in which case everything else in ``arguments`` has been checked."""
-        if self.auto_upload and contains_uploadable(arguments):
-            validate_json(arguments, placeholder=is_uploadable)
-            return None
-        return validate_json(arguments)
+    async def upload(
+        self,
+        data: Union[bytes, str],
+        content_type: str,
+        file_name: Optional[str] = None,
+        *,
+        repository: Optional[str] = None,
+        fallback_repository: Union[str, Iterable[str], None] = None,
+        lifecycle: Optional[Lifecycle] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
+        multipart_threshold: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        max_concurrency: Optional[int] = None,
+    ) -> str:
+        """Upload bytes (or a str, as UTF-8) to fal's storage and return their URL.
 
-    async def _serialised(self, arguments: Any, checked: Optional[bytes]) -> bytes:
-        if checked is not None:
-            return checked
-        return validate_json(await upload_inputs(self, arguments))
+        Bodies larger than the multipart threshold (100 MiB unless ``upload_options`` say
+        otherwise) go in parts, ``max_concurrency`` at a time, each retried on its own.
 
+        Args:
+            data: the content.
+            content_type: its MIME type, e.g. ``"image/png"``.
+            file_name: a name for the stored object.
+            repository: ``"fal_v3"`` (fal's CDN, the default; ``"cdn"`` is a deprecated alias)
+                or ``"fal"`` (the REST-initiated signed upload).
+            fallback_repository: tried in order if ``repository`` fails (default ``["fal"]``).
+            lifecycle: a ``StorageSettings`` (expiry, initial ACL), or fal's raw JSON such as
+                ``{"expiration_duration_seconds": 3600}``.
+            progress: called as ``progress(bytes_sent, total)`` (sync or async), first with 0,
+                never decreasing, last with ``total``.
+            multipart_threshold: overrides ``upload_options.multipart_threshold``.
+            chunk_size: overrides ``upload_options.chunk_size``.
+            max_concurrency: overrides ``upload_options.max_concurrency``.
 
-__all__ = ["AnyJSON", "AsyncClient", "AsyncRequestHandle", "Priority"]
+        Returns:
+            The URL of the stored file.
+
+        Raises:
+            TypeError, ValueError: bad arguments, before anything is sent.
+            FalClientError: every repository failed (the last error, chained to the earlier).
+        """
+        return await self._files.upload(
+            data,
+            content_type,
+            file_name,
+            repository=repository,
+            fallback_repository=fallback_repository,
+            lifecycle=lifecycle,
+            progress=progress,
+            multipart_threshold=multipart_threshold,
+            chunk_size=chunk_size,
+            max_concurrency=max_concurrency,
+        )
+
+    async def upload_file(
+        self,
+        path: Union[str, PathLike[str]],
+        *,
+        content_type: Optional[str] = None,
+        file_name: Optional[str] = None,
+        repository: Optional[str] = None,
+        fallback_repository: Union[str, Iterable[str], None] = None,
+        lifecycle: Optional[Lifecycle] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
+        multipart_threshold: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        max_concurrency: Optional[int] = None,
+    ) -> str:
+        """Upload a file, streamed from disk (never read whole into memory). Returns the URL.
+
+        Args:
+            path: the file.
+            content_type: its MIME type; guessed from the name by default
+                (``application/octet-stream`` when unknown).
+            file_name: the stored name; the file's own name by default.
+
+        The other arguments are as for ``upload``.
+
+        Raises:
+            FileNotFoundError, IsADirectoryError, PermissionError: before anything is sent.
+            FalClientError: every repository failed.
+        """
+        return await self._files.upload_file(
+            path,
+            content_type=content_type,
+            file_name=file_name,
+            repository=repository,
+            fallback_repository=fallback_repository,
+            lifecycle=lifecycle,
+            progress=progress,
+            multipart_threshold=multipart_threshold,
+            chunk_size=chunk_size,
+            max_concurrency=max_concurrency,
+        )
+
+    async def upload_image(
+        self,
+        image: Any,
+        format: str = "jpeg",
+        *,
+        repository: Optional[str] = None,
+        fallback_repository: Union[str, Iterable[str], None] = None,
+        lifecycle: Optional[Lifecycle] = None,
+        progress: Optional[Callable[[int, int], Any]] = None,
+    ) -> str:
+        """Upload a PIL image saved in ``format`` (``"jpeg"``, ``"png"``, ``"webp"``...).
+
+        Needs Pillow (``pip install 'fal-client-anyio[image]'``). Returns the URL.
+
+        Raises:
+            ImportError: Pillow is not installed.
+            TypeError: ``image`` is not a PIL image.
+            ValueError: an unknown format.
+        """
+        return await self._files.upload_image(
+            image,
+            format,
+            repository=repository,
+            fallback_repository=fallback_repository,
+            lifecycle=lifecycle,
+            progress=progress,
+        )
+
+    async def download(
+        self, url: str, destination: Union[str, PathLike[str]] = ".", *, overwrite: bool = False
+    ) -> Path:
+        """Download ``url`` to ``destination`` (a file, or a directory to put it in).
+
+        The file is streamed to a temporary name and renamed into place when complete, so a
+        failed or cancelled download never leaves a partial file. Returns the path.
+        """
+        return await self._files.download(url, destination, overwrite=overwrite)
+
+    async def download_files(
+        self,
+        result: Any,
+        directory: Union[str, PathLike[str]] = ".",
+        *,
+        overwrite: bool = False,
+        max_concurrency: int = 4,
+    ) -> dict[str, Path]:
+        """Download every file of a result (each ``{"url": ...}`` at any depth) into a directory.
+
+        Names come from the URLs, made unique (``image.png``, ``image-1.png``). Downloads run
+        ``max_concurrency`` at a time; each is published by an atomic rename.
+
+        Returns:
+            ``{url: local path}`` in the order the files appear in ``result``.
+
+        Raises:
+            FileExistsError: a target exists and ``overwrite`` is false (before downloading).
+            FalClientError: a download failed; the others are stopped.
+        """
+        return await self._files.download_files(
+            result, directory, overwrite=overwrite, max_concurrency=max_concurrency
+        )
+
+    def map(
+        self,
+        application: str,
+        inputs: Union[Iterable[AnyJSON], AsyncIterable[AnyJSON]],
+        *,
+        concurrency: int = 16,
+        ordered: bool = True,
+        return_exceptions: bool = False,
+        on_progress: Optional[Callable[[Progress], Any]] = None,
+        path: str = "",
+        hint: Optional[str] = None,
+        priority: Optional[Priority] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        start_timeout: Optional[float] = None,
+        client_timeout: Optional[float] = None,
+        manifest: Union[str, PathLike[str], None] = None,
+    ) -> MapResults:
+        """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
+
+        Inputs are read lazily from any iterable or async iterable. With ``ordered=True``
+        (default) results come in input order; with ``ordered=False`` they come as they
+        complete, as ``BatchResult`` objects tagged with their input ``index``.
+
+        By default the first failure cancels the other jobs (remotely too) and raises an
+        ``ExceptionGroup``; ``return_exceptions=True`` delivers errors in place of results and
+        keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
+        ``client_timeout`` applies per job.
+
+        Rate limits: a submit refused with 429 (after the client's own retries) is put back,
+        and the in-flight limit backs off (halves, honours ``Retry-After``, then grows by one
+        per success up to ``concurrency``). Only jobs in flight are waited on, one status
+        stream each, so any number of inputs uses at most ``concurrency`` connections.
+
+        Args:
+            manifest: a path for a resumable run. Each input's request id is journalled (JSONL,
+                fsync'd) as soon as it is submitted, and its result when done. Running again
+                with the same manifest and the same inputs never submits an input twice: jobs
+                already submitted are re-attached to, finished ones are delivered from the file
+                without a request. With a manifest, jobs in flight when the map is interrupted
+                (Ctrl-C, cancellation, leaving the loop early) keep running on fal for the next
+                run to collect. See ``docs/batch.md`` for the file format.
+
+        Raises:
+            ExceptionGroup: the first failure, unless ``return_exceptions``.
+            ValueError: ``ManifestError`` when the manifest was written for another app or for
+                other inputs (raised when the mismatch is read, before that input is sent).
+
+        Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
+        """
+        return self._batch.map(
+            application,
+            inputs,
+            concurrency=concurrency,
+            ordered=ordered,
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
+            path=path,
+            hint=hint,
+            priority=priority,
+            headers=headers,
+            start_timeout=start_timeout,
+            client_timeout=client_timeout,
+            manifest=manifest,
+        )
+
+    def realtime(
+        self,
+        application: str,
+        *,
+        use_jwt: bool = True,
+        path: str = "/realtime",
+        max_buffering: Optional[int] = None,
+        token_expiration: int = 120,
+        encode_message: Optional[Callable[[Any], Union[bytes, str]]] = None,
+        decode_message: Optional[Callable[[bytes], Any]] = None,
+    ) -> AsyncRealtimeConnection:
+        """A realtime (websocket) session with an app: ``async with`` it (``with`` on SyncClient).
+
+        The arguments are checked at once, before anything is sent. Entering the block fetches a
+        short-lived token (``POST {rest}/tokens/``, scoped to the app) and opens
+        ``wss://<run host>/<app>/realtime?fal_jwt_token=...``; leaving it closes the socket.
+
+        Args:
+            application: the app id, e.g. ``"fal-ai/fast-lcm-diffusion"``.
+            use_jwt: authenticate with a short-lived token in the URL; ``False`` sends the API
+                key in the handshake's ``Authorization`` header instead.
+            path: the app's realtime path, appended once (not again when the id ends with it).
+            max_buffering: how many unprocessed inputs fal keeps (the newest win), 1 to 60.
+            token_expiration: the token's lifetime in seconds.
+            encode_message: turns an input into ``bytes`` (binary frame) or ``str`` (text
+                frame); default msgpack.
+            decode_message: turns a binary frame into a result; default msgpack.
+
+        Returns:
+            An ``AsyncRealtimeConnection`` with ``send``, ``recv``, ``async for`` and ``close``
+            (a ``RealtimeConnection`` on SyncClient: the same, with iteration by ``for``). In
+            sync code, Ctrl-C in ``recv()`` cancels it in the loop thread and the ``with`` block
+            closes the connection on the way out.
+
+        Raises:
+            ValueError: ``max_buffering`` outside 1..60, a bad id, path or expiration.
+            AuthenticationError: (on entering) the key or token was refused.
+            RealtimeError: (while receiving) an error frame, or an abnormal close.
+
+        Example::
+
+            async with client.realtime("fal-ai/fast-lcm-diffusion", max_buffering=2) as conn:
+                await conn.send({"prompt": "a cat"})
+                image = await conn.recv()
+
+            with sync_client.realtime("fal-ai/fast-lcm-diffusion") as conn:
+                conn.send({"prompt": "a cat"})
+                image = conn.recv()
+        """
+        return self._realtime.realtime(
+            application,
+            use_jwt=use_jwt,
+            path=path,
+            max_buffering=max_buffering,
+            token_expiration=token_expiration,
+            encode_message=encode_message,
+            decode_message=decode_message,
+        )
+
+    def ws_connect(
+        self,
+        application: str,
+        *,
+        use_jwt: bool = True,
+        path: str = "",
+        max_buffering: Optional[int] = None,
+        token_expiration: int = 120,
+    ) -> AsyncWebSocketConnection:
+        """A raw websocket to an app (no msgpack, no fal frames): ``async with`` it (``with`` on
+        SyncClient).
+
+        Same authentication and URL as ``realtime`` except that ``path`` defaults to none:
+        ``recv()`` returns each message as ``bytes`` or ``str`` (``None`` after a clean close).
+        """
+        return self._realtime.ws_connect(
+            application,
+            use_jwt=use_jwt,
+            path=path,
+            max_buffering=max_buffering,
+            token_expiration=token_expiration,
+        )

@@ -1,8 +1,8 @@
 """File operations of the clients: upload, upload_file, upload_image, download, download_files.
 
-A mixin of ``AsyncClient`` (the engine), kept in its own module so the files work has one
-home; ``SyncClient`` gets the same operations generated (``tools/gen_sync_api.py``). Every
-argument is checked before anything is sent.
+The files resource, over the client's engine; ``AsyncClient`` delegates to it and
+``SyncClient``'s methods are generated from those (``tools/gen_sync_api.py``). Every argument
+is checked before anything is sent.
 """
 
 from __future__ import annotations
@@ -11,19 +11,17 @@ from collections.abc import Iterable
 from functools import partial
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 
 import anyio
 
 from . import _validate as check
 from ._download import download, download_all
 from ._encoding import check_content_type, guess_content_type, image_bytes, read_file_checked
+from ._engine import Engine
 from ._lifecycle import UploadOptions, lifecycle_payload, normalize_repositories
-from ._upload import CDNTokenCache, Lifecycle, UploadRequest, bytes_request, upload
+from ._upload import Lifecycle, UploadRequest, bytes_request, upload
 from ._upload_source import FileSource
-
-if TYPE_CHECKING:
-    from ._transport import Transport
 
 T = TypeVar("T")
 
@@ -92,13 +90,12 @@ def _prepare_file(
     )
 
 
-class AsyncFilesAPI:
-    """The file operations of ``AsyncClient``."""
+class Files:
+    """Uploads and downloads for one client: each method is the body of the ``AsyncClient``
+    method of the same name (see there for the documentation)."""
 
-    _transport: Transport
-    _cdn_tokens: CDNTokenCache
-    #: How uploads are cut into parts; assign an ``UploadOptions`` to change it for this client.
-    upload_options: UploadOptions = DEFAULT_UPLOAD_OPTIONS
+    def __init__(self, engine: Engine):
+        self._engine = engine
 
     async def upload(
         self,
@@ -114,33 +111,7 @@ class AsyncFilesAPI:
         chunk_size: Optional[int] = None,
         max_concurrency: Optional[int] = None,
     ) -> str:
-        """Upload bytes (or a str, as UTF-8) to fal's storage and return their URL.
-
-        Bodies larger than the multipart threshold (100 MiB unless ``upload_options`` say
-        otherwise) go in parts, ``max_concurrency`` at a time, each retried on its own.
-
-        Args:
-            data: the content.
-            content_type: its MIME type, e.g. ``"image/png"``.
-            file_name: a name for the stored object.
-            repository: ``"fal_v3"`` (fal's CDN, the default; ``"cdn"`` is a deprecated alias)
-                or ``"fal"`` (the REST-initiated signed upload).
-            fallback_repository: tried in order if ``repository`` fails (default ``["fal"]``).
-            lifecycle: a ``StorageSettings`` (expiry, initial ACL), or fal's raw JSON such as
-                ``{"expiration_duration_seconds": 3600}``.
-            progress: called as ``progress(bytes_sent, total)`` (sync or async), first with 0,
-                never decreasing, last with ``total``.
-            multipart_threshold: overrides ``upload_options.multipart_threshold``.
-            chunk_size: overrides ``upload_options.chunk_size``.
-            max_concurrency: overrides ``upload_options.max_concurrency``.
-
-        Returns:
-            The URL of the stored file.
-
-        Raises:
-            TypeError, ValueError: bad arguments, before anything is sent.
-            FalClientError: every repository failed (the last error, chained to the earlier).
-        """
+        """The body of ``AsyncClient.upload``."""
         _check_progress(progress)
         request = _prepare_bytes(
             data,
@@ -149,9 +120,9 @@ class AsyncFilesAPI:
             repository,
             fallback_repository,
             lifecycle,
-            _options(self.upload_options, multipart_threshold, chunk_size, max_concurrency),
+            _options(self._engine.upload_options, multipart_threshold, chunk_size, max_concurrency),
         )
-        return await upload(self._transport, self._cdn_tokens, request, progress)
+        return await upload(self._engine.transport, self._engine.cdn_tokens, request, progress)
 
     async def upload_file(
         self,
@@ -167,22 +138,11 @@ class AsyncFilesAPI:
         chunk_size: Optional[int] = None,
         max_concurrency: Optional[int] = None,
     ) -> str:
-        """Upload a file, streamed from disk (never read whole into memory). Returns the URL.
-
-        Args:
-            path: the file.
-            content_type: its MIME type; guessed from the name by default
-                (``application/octet-stream`` when unknown).
-            file_name: the stored name; the file's own name by default.
-
-        The other arguments are as for ``upload``.
-
-        Raises:
-            FileNotFoundError, IsADirectoryError, PermissionError: before anything is sent.
-            FalClientError: every repository failed.
-        """
+        """The body of ``AsyncClient.upload_file``."""
         _check_progress(progress)
-        options = _options(self.upload_options, multipart_threshold, chunk_size, max_concurrency)
+        options = _options(
+            self._engine.upload_options, multipart_threshold, chunk_size, max_concurrency
+        )
         request = await anyio.to_thread.run_sync(
             partial(
                 _prepare_file,
@@ -195,7 +155,7 @@ class AsyncFilesAPI:
                 options,
             )
         )
-        return await upload(self._transport, self._cdn_tokens, request, progress)
+        return await upload(self._engine.transport, self._engine.cdn_tokens, request, progress)
 
     async def upload_image(
         self,
@@ -207,15 +167,7 @@ class AsyncFilesAPI:
         lifecycle: Optional[Lifecycle] = None,
         progress: Optional[Callable[[int, int], Any]] = None,
     ) -> str:
-        """Upload a PIL image saved in ``format`` (``"jpeg"``, ``"png"``, ``"webp"``...).
-
-        Needs Pillow (``pip install 'fal-client-anyio[image]'``). Returns the URL.
-
-        Raises:
-            ImportError: Pillow is not installed.
-            TypeError: ``image`` is not a PIL image.
-            ValueError: an unknown format.
-        """
+        """The body of ``AsyncClient.upload_image``."""
         data, mime = image_bytes(image, format)
         return await self.upload(
             data,
@@ -234,12 +186,8 @@ class AsyncFilesAPI:
         *,
         overwrite: bool = False,
     ) -> Path:
-        """Download ``url`` to ``destination`` (a file, or a directory to put it in).
-
-        The file is streamed to a temporary name and renamed into place when complete, so a
-        failed or cancelled download never leaves a partial file. Returns the path.
-        """
-        return await download(self._transport, url, destination, overwrite=overwrite)
+        """The body of ``AsyncClient.download``."""
+        return await download(self._engine.transport, url, destination, overwrite=overwrite)
 
     async def download_files(
         self,
@@ -249,20 +197,9 @@ class AsyncFilesAPI:
         overwrite: bool = False,
         max_concurrency: int = 4,
     ) -> dict[str, Path]:
-        """Download every file of a result (each ``{"url": ...}`` at any depth) into a directory.
-
-        Names come from the URLs, made unique (``image.png``, ``image-1.png``). Downloads run
-        ``max_concurrency`` at a time; each is published by an atomic rename.
-
-        Returns:
-            ``{url: local path}`` in the order the files appear in ``result``.
-
-        Raises:
-            FileExistsError: a target exists and ``overwrite`` is false (before downloading).
-            FalClientError: a download failed; the others are stopped.
-        """
+        """The body of ``AsyncClient.download_files``."""
         return await download_all(
-            self._transport,
+            self._engine.transport,
             result,
             directory,
             overwrite=overwrite,
@@ -270,4 +207,4 @@ class AsyncFilesAPI:
         )
 
 
-__all__ = ["AsyncFilesAPI"]
+__all__ = ["Files"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ._errors import UnexpectedResponseError
 
-__all__ = ["Completed", "InProgress", "Queued", "Status", "parse_status"]
+__all__ = ["Completed", "InProgress", "LogsSoFar", "Queued", "Status", "parse_status"]
 
 
 class Status:
@@ -71,3 +72,25 @@ def parse_status(
     raise UnexpectedResponseError(
         f"unknown queue status {kind!r}", body=data, app=app, request_id=request_id
     )
+
+
+class LogsSoFar:
+    """Every log line of a job exactly once, in order, from statuses that carry either all
+    lines so far (polling; a reconnected stream) or only the new ones (a stream's events: fal's
+    docs do not say which, the JS client concatenates). A list that begins with everything
+    already seen is a full list; anything else is new lines."""
+
+    def __init__(self) -> None:
+        self._lines: list[dict[str, Any]] = []
+
+    def add(self, status: Status) -> Status:
+        """``status`` with ``logs`` replaced by every line so far (unchanged without logs)."""
+        if not isinstance(status, (InProgress, Completed)) or status.logs is None:
+            return status
+        new = status.logs
+        seen = len(self._lines)
+        if len(new) >= seen and new[:seen] == self._lines:
+            self._lines = list(new)
+        else:
+            self._lines.extend(new)
+        return dataclasses.replace(status, logs=list(self._lines))

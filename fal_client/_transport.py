@@ -8,7 +8,6 @@ is closed by an async-generator finaliser when its loop shuts down, so no socket
 
 from __future__ import annotations
 
-import json as jsonlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -54,27 +53,6 @@ class Timeouts:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} timeout must be a positive number, got {value!r}")
-
-
-def validate_json(
-    arguments: Any, what: str = "arguments", *, placeholder: Optional[Callable[[Any], bool]] = None
-) -> bytes:
-    """Serialise ``arguments`` now, so bad input fails before anything is sent.
-
-    Values for which ``placeholder`` is true (files to upload first) are accepted as stand-ins.
-    """
-
-    def stand_in(value: Any) -> Any:
-        if placeholder is not None and placeholder(value):
-            return None
-        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-    try:
-        return jsonlib.dumps(
-            arguments, allow_nan=False, separators=(",", ":"), default=stand_in
-        ).encode()
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what} must be JSON-serialisable: {exc}") from exc
 
 
 async def _close_when_loop_ends(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json as jsonlib
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 PRIORITIES = ("normal", "low")
@@ -91,3 +92,24 @@ def request_id(value: Any) -> str:
     if any(c in value for c in "/?#\r\n\0 "):
         raise ValueError(f"request_id {value!r} contains characters not allowed in an id")
     return value
+
+
+def validate_json(
+    arguments: Any, what: str = "arguments", *, placeholder: Optional[Callable[[Any], bool]] = None
+) -> bytes:
+    """Serialise ``arguments`` now, so bad input fails before anything is sent.
+
+    Values for which ``placeholder`` is true (files to upload first) are accepted as stand-ins.
+    """
+
+    def stand_in(value: Any) -> Any:
+        if placeholder is not None and placeholder(value):
+            return None
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    try:
+        return jsonlib.dumps(
+            arguments, allow_nan=False, separators=(",", ":"), default=stand_in
+        ).encode()
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be JSON-serialisable: {exc}") from exc

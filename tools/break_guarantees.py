@@ -43,7 +43,7 @@ MUTATIONS = [
     Mutation(
         "remote-cancel",
         "giving up on a wait cancels the remote job",
-        "fal_client/_client.py",
+        "fal_client/_queue.py",
         '                await self.cancel()\n                logger.debug("cancelled remote',
         '                pass\n                logger.debug("cancelled remote',
         ("tests/reliability/test_cancellation_census.py", "-k", "subscribe or get or map"),
@@ -153,7 +153,7 @@ MUTATIONS = [
         "resume-no-duplicates",
         "a resumed map never submits a job the manifest knows about",
         "fal_client/_batch.py",
-        "            handle = await client.get_handle(application, entry.request_id)",
+        "            handle = client.handle(application, entry.request_id)",
         "            handle = await client.submit(application, arguments, **options)",
         ("tests/batch/test_manifest.py",),
     ),
@@ -168,7 +168,7 @@ MUTATIONS = [
     Mutation(
         "bad-input-before-sending",
         "arguments that are not JSON fail before anything is sent",
-        "fal_client/_transport.py",
+        "fal_client/_validate.py",
         '        raise TypeError(f"{what} must be JSON-serialisable: {exc}") from exc',
         "        return b'{}'",
         ("tests/reliability/test_bad_input_catalogue.py",),
@@ -176,7 +176,7 @@ MUTATIONS = [
     Mutation(
         "status-stream-reconnects",
         "a status stream cut mid-way is reopened and the job still delivered",
-        "fal_client/_client.py",
+        "fal_client/_queue.py",
         "                    reconnects += 1\n                    logger.debug(",
         "                    raise\n                    logger.debug(",
         ("tests/reliability/test_fault_suite.py", "-k", "sse_cut"),
@@ -184,7 +184,7 @@ MUTATIONS = [
     Mutation(
         "status-stream-fallback",
         "without a status stream the client polls instead",
-        "fal_client/_client.py",
+        "fal_client/_queue.py",
         "            if exc.status_code in (405, 501):",
         "            if False:",
         ("tests/core", "-k", "poll or stream"),

@@ -63,7 +63,7 @@ CLIENT_OPERATIONS = [
     "ws_connect",
 ]
 #: Public members of AsyncClient that are not operations (written by hand in _sync_base.py).
-CLIENT_NOT_OPERATIONS = {"aclose", "endpoints", "upload_options"}
+CLIENT_NOT_OPERATIONS = {"aclose", "auto_upload", "endpoints", "engine", "upload_options"}
 #: The handle's operations.
 HANDLE_OPERATIONS = ["status", "iter_events", "get", "cancel"]
 HANDLE_NOT_OPERATIONS = {"app", "from_request_id"}

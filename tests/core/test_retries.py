@@ -140,7 +140,13 @@ def test_the_key_never_appears_in_reprs_errors_or_debug_logs(
         mode.call("run", "test/invalid", {})
     assert "retrying" in caplog.text
     client = fal_client.AsyncClient(key=key)
-    texts = [caplog.text, str(info.value), repr(info.value), repr(client), repr(client._transport)]
-    texts.append(repr(client._transport._credentials))
+    texts = [
+        caplog.text,
+        str(info.value),
+        repr(info.value),
+        repr(client),
+        repr(client.engine.transport),
+    ]
+    texts.append(repr(client.engine.transport._credentials))
     for text in texts:
         assert key not in text

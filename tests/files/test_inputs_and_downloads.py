@@ -28,10 +28,12 @@ def run_inputs(mode: Driver, arguments: Any, **kwargs: Any) -> Any:
     """``upload_inputs`` on asyncio or trio (the sync mode runs it on the client's portal)."""
     if mode.is_sync:
         client = mode.sync_client()
-        return client._portal.call(lambda: upload_inputs(client._async, arguments, **kwargs))
+        return client._portal.call(
+            lambda: upload_inputs(client.async_client.engine, arguments, **kwargs)
+        )
 
     async def run(client: fal_client.AsyncClient) -> Any:
-        return await upload_inputs(client, arguments, **kwargs)
+        return await upload_inputs(client.engine, arguments, **kwargs)
 
     return mode._run_async(run)
 

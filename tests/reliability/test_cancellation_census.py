@@ -324,7 +324,7 @@ def busy_connections(client: fal_client.AsyncClient) -> list[str]:
     """Connections of the client's pools that are neither idle nor closed, and requests still
     queued for one: what a request abandoned without cleanup leaves behind."""
     busy: list[str] = []
-    for http_client, _closer in list(client._transport._pools.values()):
+    for http_client, _closer in list(client.engine.transport._pools.values()):
         pool = http_client._transport._pool
         for connection in list(pool.connections):
             if not connection.is_idle() and not connection.is_closed():

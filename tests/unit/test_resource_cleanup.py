@@ -79,7 +79,7 @@ async def test_a_body_abandoned_mid_send_is_closed_before_the_call_returns(
     async with anyio.create_task_group() as tg:
 
         async def put() -> None:
-            await client._transport.request(
+            await client.engine.transport.request(
                 "PUT",
                 f"{server_that_never_reads}/part",
                 repeatable=True,

@@ -1,0 +1,469 @@
+"""The queue resource: submit, wait, watch, cancel; and ``AsyncRequestHandle``.
+
+Cancellation rules (the reason most of the structure below exists):
+
+* A caller that gives up on ``subscribe``/``get`` (cancel scope, timeout, Ctrl-C through the portal,
+  ``client_timeout``) makes the client cancel the remote job before the cancellation propagates:
+  nobody pays for a result nobody will read. The remote cancel runs shielded and bounded. Not when
+  the server has just said the job cannot be running (it does not exist, is not ours, was
+  cancelled): a cancel would be for nothing.
+* A ``submit`` POST in flight when the caller is cancelled is allowed to finish (shielded,
+  bounded by the transport's timeouts) so the client learns the request id and can cancel that
+  job too, instead of leaving an orphan running.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import warnings
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Callable, Optional, Protocol, Union
+
+import anyio
+import anyio.lowlevel
+
+from . import _validate as check
+from ._aclosing import aclosing
+from ._autoupload import check_arguments, serialise
+from ._endpoints import AppId, parse_app_id
+from ._engine import Engine, decode_json
+from ._errors import (
+    FalClientConnectionError,
+    FalClientError,
+    FalClientHTTPError,
+    FalClientTimeoutError,
+    JobFailedError,
+    ServerError,
+    UnexpectedResponseError,
+)
+from ._headers import fal_headers, handle_response_headers
+from ._sse import SSEDecoder
+from ._status import Completed, LogsSoFar, Status, parse_status
+from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
+
+__all__ = ["DEFAULT_POLL_INTERVAL", "AsyncRequestHandle", "Queue"]
+
+logger = logging.getLogger("fal_client")
+
+DEFAULT_POLL_INTERVAL = 0.1
+# Polling slows down geometrically from ``interval`` to this cap while a job waits.
+MAX_POLL_INTERVAL = 2.0
+# Upper bound on the best-effort remote cancel sent when a caller gives up.
+CANCEL_GRACE_SECONDS = 5.0
+# Reconnections of a status stream cut mid-way before falling back to polling.
+STATUS_STREAM_RECONNECTS = 3
+# How long to wait for the end of a status stream after its COMPLETED event.
+STATUS_STREAM_DRAIN_SECONDS = 0.5
+# A status stream silent for this long is reconnected (cheap, and survives half-open sockets).
+STATUS_STREAM_IDLE_SECONDS = 30.0
+# Statuses a failed wait may end on that prove the job is not running (it does not exist, is
+# not ours, or was cancelled): giving up then sends no cancel.
+_NOT_RUNNING_STATUSES = frozenset({400, 401, 403, 404, 410, 499})
+
+
+class HasEngine(Protocol):
+    """What ``AsyncRequestHandle.from_request_id`` needs of a client: its engine."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+async def _invoke(callback: Optional[Callable[..., Any]], *args: Any) -> None:
+    if callback is None:
+        return
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        await result
+
+
+class AsyncRequestHandle:
+    """A queued fal request: watch it, wait for its result, or cancel it.
+
+    Get one from ``AsyncClient.submit`` or re-attach to an existing request with
+    ``AsyncClient.get_handle(app, request_id)`` / ``AsyncRequestHandle.from_request_id``.
+    """
+
+    def __init__(self, engine: Engine, app: Union[str, AppId], request_id: str):
+        self._engine = engine
+        self.app_id = app if isinstance(app, AppId) else parse_app_id(app)
+        self.request_id = check.request_id(request_id)
+        endpoints = engine.endpoints
+        self.response_url = endpoints.request(self.app_id, self.request_id)
+        self.status_url = endpoints.status(self.app_id, self.request_id)
+        self.cancel_url = endpoints.cancel(self.app_id, self.request_id)
+
+    @classmethod
+    def from_request_id(
+        cls, client: HasEngine, application: str, request_id: str
+    ) -> AsyncRequestHandle:
+        """Re-attach to an existing request of ``application`` through ``client`` (an
+        ``AsyncClient``) by its id."""
+        return cls(client.engine, application, request_id)
+
+    @property
+    def app(self) -> str:
+        """The app id this request belongs to."""
+        return self.app_id.full
+
+    def __repr__(self) -> str:
+        return f"AsyncRequestHandle(app={self.app!r}, request_id={self.request_id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        # As the official handles compare: the same request, through the same client.
+        if not isinstance(other, AsyncRequestHandle):
+            return NotImplemented
+        return (
+            self.request_id == other.request_id
+            and self.response_url == other.response_url
+            and self._engine is other._engine
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.request_id, self.response_url, id(self._engine)))
+
+    async def status(self, *, with_logs: bool = False) -> Status:
+        """Fetch the current status: ``Queued``, ``InProgress`` or ``Completed``.
+
+        Args:
+            with_logs: include the job's log lines in ``InProgress``/``Completed``.
+        """
+        transport = self._engine.transport
+        response = await transport.request(
+            "GET",
+            self.status_url,
+            repeatable=True,
+            params={"logs": "1" if with_logs else "0"},
+            app=self.app,
+            request_id=self.request_id,
+            retry_server_errors=True,
+        )
+        data = decode_json(response, app=self.app, request_id=self.request_id)
+        return parse_status(data, app=self.app, request_id=self.request_id)
+
+    def iter_events(
+        self, *, with_logs: bool = False, interval: float = DEFAULT_POLL_INTERVAL
+    ) -> AsyncIterator[Status]:
+        """Yield the job's statuses as they change, ending with ``Completed``.
+
+        Uses fal's status stream (server-sent events) so completion is seen at once; falls back
+        to polling, starting every ``interval`` seconds and slowing down to 2 s, when the stream
+        is unavailable or keeps breaking.
+        """
+        check.positive_number("interval", interval, optional=False)
+        return self._iter_events(with_logs, interval)
+
+    async def _iter_events(self, with_logs: bool, interval: float) -> AsyncIterator[Status]:
+        logs = LogsSoFar()
+        async with aclosing(self._iter_raw_events(with_logs, interval)) as statuses:
+            async for status in statuses:
+                yield logs.add(status)
+
+    async def _iter_raw_events(self, with_logs: bool, interval: float) -> AsyncIterator[Status]:
+        streams = self._engine.status_streams
+        if streams.usable(self.status_url):
+            # Consecutive streams that broke before delivering anything; any event resets it.
+            reconnects = 0
+            while reconnects <= STATUS_STREAM_RECONNECTS:
+                try:
+                    async with aclosing(self._stream_statuses(with_logs)) as statuses:
+                        async for status in statuses:
+                            reconnects = 0
+                            yield status
+                            if isinstance(status, Completed):
+                                return
+                    reconnects += 1  # closed before COMPLETED: reconnect
+                except _StatusStreamUnsupported:
+                    streams.turn_off(self.status_url)
+                    break
+                except _StatusStreamNotHere:
+                    break  # poll this wait; its status request says what is wrong
+                except (FalClientConnectionError, ServerError) as exc:
+                    reconnects += 1
+                    logger.debug(
+                        "status stream of %s broke (%s); reconnecting", self.request_id, exc
+                    )
+        delay = interval
+        while True:
+            status = await self.status(with_logs=with_logs)
+            yield status
+            if isinstance(status, Completed):
+                return
+            await anyio.sleep(delay)
+            delay = min(delay * 1.5, max(interval, MAX_POLL_INTERVAL))
+
+    async def _stream_statuses(self, with_logs: bool) -> AsyncIterator[Status]:
+        transport = self._engine.transport
+        lib = transport.lib
+        url = transport.endpoints.status_stream(self.app_id, self.request_id)
+        try:
+            async with transport.stream(
+                "GET",
+                url,
+                repeatable=True,
+                params={"logs": "1" if with_logs else "0"},
+                headers={"Accept": "text/event-stream"},
+                app=self.app,
+                request_id=self.request_id,
+                retry_server_errors=True,
+                # A silent stream may be a half-open connection: reconnect rather than trust it.
+                read_timeout=min(STATUS_STREAM_IDLE_SECONDS, transport.timeouts.read),
+            ) as response:
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    raise _StatusStreamUnsupported()
+                decoder = SSEDecoder()
+                try:
+                    async with aclosing(response.aiter_lines()) as lines:
+                        async for line in lines:
+                            event = decoder.feed(line)
+                            if event is None or not event.data:
+                                continue
+                            try:
+                                data = event.json()
+                            except ValueError:
+                                continue
+                            status = parse_status(data, app=self.app, request_id=self.request_id)
+                            if isinstance(status, Completed):
+                                # fal ends the stream right after COMPLETED. Reading to that end
+                                # lets the connection go back to the pool instead of being
+                                # discarded half-read (a new TCP connection per job otherwise).
+                                with anyio.move_on_after(STATUS_STREAM_DRAIN_SECONDS):
+                                    async for _ in lines:
+                                        pass
+                            yield status
+                except lib.TransportError as exc:
+                    raise FalClientConnectionError(
+                        f"status stream interrupted: {type(exc).__name__}",
+                        app=self.app,
+                        request_id=self.request_id,
+                    ) from exc
+        except FalClientHTTPError as exc:
+            if exc.status_code in (405, 501):
+                # No status stream on this server (an older gateway or a proxy): poll instead.
+                raise _StatusStreamUnsupported() from exc
+            if exc.status_code == 404:
+                # Most likely an unknown request id, which says nothing about streams.
+                raise _StatusStreamNotHere() from exc
+            raise
+
+    async def get(self, *, interval: float = DEFAULT_POLL_INTERVAL) -> AnyJSON:
+        """Wait for the job to finish and return its result.
+
+        If the caller gives up while waiting (cancellation, timeout), the remote job is
+        cancelled before the cancellation propagates.
+
+        Raises:
+            FalClientHTTPError: the job failed (a subclass by status: ``ValidationError``, ...).
+        """
+        check.positive_number("interval", interval, optional=False)
+        return await self._wait_result(with_logs=False, interval=interval, on_update=None)
+
+    async def _wait_result(
+        self, *, with_logs: bool, interval: float, on_update: Optional[OnQueueUpdate]
+    ) -> AnyJSON:
+        completed: Optional[Completed] = None
+        try:
+            async with aclosing(self._iter_events(with_logs, interval)) as statuses:
+                async for status in statuses:
+                    await _invoke(on_update, status)
+                    if isinstance(status, Completed):
+                        completed = status
+            assert completed is not None  # _iter_events always ends on Completed
+            return await self._fetch_result(completed)
+        except BaseException as exc:
+            # Cancellation, a timeout, Ctrl-C, or a callback raising: the caller gives up, and
+            # a job that may still run is cancelled. Not when fal just said there is no such
+            # job (or not ours, or cancelled already): a cancel would be for nothing.
+            proves_not_running = (
+                isinstance(exc, FalClientHTTPError) and exc.status_code in _NOT_RUNNING_STATUSES
+            )
+            if completed is None and not proves_not_running:
+                await self._cancel_on_give_up()
+            raise
+
+    async def _fetch_result(self, completed: Completed) -> AnyJSON:
+        response = await self._engine.transport.request(
+            "GET", self.response_url, repeatable=True, app=self.app, request_id=self.request_id
+        )
+        data = decode_json(response, app=self.app, request_id=self.request_id)
+        if completed.error:
+            raise JobFailedError(
+                completed.error,
+                response.status_code,
+                dict(response.headers),
+                response,
+                completed.error_type,
+                body=data,
+                app=self.app,
+                request_id=self.request_id,
+            )
+        return data  # type: ignore[no-any-return]
+
+    async def cancel(self) -> None:
+        """Ask fal to cancel the job (a queued job never runs; a running one is interrupted).
+
+        Raises:
+            FalClientHTTPError: fal refused, e.g. 400 when the job already completed.
+        """
+        await self._engine.transport.request(
+            "PUT",
+            self.cancel_url,
+            repeatable=True,
+            app=self.app,
+            request_id=self.request_id,
+            retry_server_errors=True,
+        )
+
+    async def _cancel_on_give_up(self) -> None:
+        # Shielded so it runs although our task is being cancelled; bounded so giving up is prompt.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_SECONDS):
+            try:
+                await self.cancel()
+                logger.debug("cancelled remote job %s of %s", self.request_id, self.app)
+            except FalClientError as exc:
+                logger.debug("remote cancel of %s failed: %s", self.request_id, exc)
+
+
+class _StatusStreamUnsupported(Exception):
+    """The server has no status stream at all; poll instead."""
+
+
+class _StatusStreamNotHere(Exception):
+    """The status stream of this request answered 404; poll this wait instead."""
+
+
+class Queue:
+    """fal's queue for one client: each method is the body of the ``AsyncClient`` method of
+    the same name (see there for the documentation)."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    async def submit(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        path: str = "",
+        hint: Optional[str] = None,
+        webhook_url: Optional[str] = None,
+        priority: Optional[Priority] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        start_timeout: Optional[float] = None,
+    ) -> AsyncRequestHandle:
+        """The body of ``AsyncClient.submit``."""
+        app = parse_app_id(application)
+        checked = check_arguments(self._engine, arguments)
+        request_headers = fal_headers(
+            headers, hint=hint, start_timeout=start_timeout, priority=priority
+        )
+        url = self._engine.transport.endpoints.submit(
+            app, path, check.http_url("webhook_url", webhook_url)
+        )
+        content = await serialise(self._engine, arguments, checked)
+        with anyio.CancelScope(shield=True):
+            response = await self._engine.transport.request(
+                "POST",
+                url,
+                repeatable=False,
+                content=content,
+                headers=request_headers,
+                app=app.full,
+            )
+        handle_response_headers(response.headers)
+        data = decode_json(response, app=app.full, request_id=None)
+        request_id = data.get("request_id") if isinstance(data, dict) else None
+        if not isinstance(request_id, str):
+            raise UnexpectedResponseError(
+                "submit response has no request_id", body=data, app=app.full
+            )
+        handle = AsyncRequestHandle(self._engine, app, request_id)
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except anyio.get_cancelled_exc_class():
+            await handle._cancel_on_give_up()
+            raise
+        return handle
+
+    async def subscribe(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        path: str = "",
+        hint: Optional[str] = None,
+        with_logs: bool = False,
+        interval: float = DEFAULT_POLL_INTERVAL,
+        on_enqueue: Optional[OnEnqueue] = None,
+        on_queue_update: Optional[OnQueueUpdate] = None,
+        priority: Optional[Priority] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        start_timeout: Optional[float] = None,
+        client_timeout: Optional[float] = None,
+        webhook_url: Optional[str] = None,
+    ) -> AnyJSON:
+        """The body of ``AsyncClient.subscribe``."""
+        check.positive_number("interval", interval, optional=False)
+        client_timeout = check.positive_number("client_timeout", client_timeout)
+        start_timeout = check.start_timeout(start_timeout)
+        if client_timeout is not None:
+            if start_timeout is None and client_timeout > 1:
+                start_timeout = client_timeout
+            elif start_timeout is not None and start_timeout > client_timeout:
+                warnings.warn(
+                    f"start_timeout ({start_timeout:g}s) is larger than client_timeout "
+                    f"({client_timeout:g}s); the client gives up first",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        handle: Optional[AsyncRequestHandle] = None
+
+        async def flow() -> AnyJSON:
+            nonlocal handle
+            handle = await self.submit(
+                application,
+                arguments,
+                path=path,
+                hint=hint,
+                webhook_url=webhook_url,
+                priority=priority,
+                headers=headers,
+                start_timeout=start_timeout,
+            )
+            try:
+                await _invoke(on_enqueue, handle.request_id)
+            except BaseException:
+                await handle._cancel_on_give_up()
+                raise
+            return await handle._wait_result(
+                with_logs=with_logs, interval=interval, on_update=on_queue_update
+            )
+
+        if client_timeout is None:
+            return await flow()
+        with anyio.move_on_after(client_timeout):
+            return await flow()
+        raise FalClientTimeoutError(
+            client_timeout,
+            handle.request_id if handle else None,
+            app=application,
+            message="no result within client_timeout; the job was cancelled",
+        )
+
+    def handle(self, application: str, request_id: str) -> AsyncRequestHandle:
+        """The handle of an existing request (``AsyncClient.get_handle`` awaits it)."""
+        return AsyncRequestHandle(self._engine, application, request_id)
+
+    async def status(self, application: str, request_id: str, *, with_logs: bool = False) -> Status:
+        """The body of ``AsyncClient.status``."""
+        return await AsyncRequestHandle(self._engine, application, request_id).status(
+            with_logs=with_logs
+        )
+
+    async def result(self, application: str, request_id: str) -> AnyJSON:
+        """The body of ``AsyncClient.result``."""
+        return await AsyncRequestHandle(self._engine, application, request_id).get()
+
+    async def cancel(self, application: str, request_id: str) -> None:
+        """The body of ``AsyncClient.cancel``."""
+        await AsyncRequestHandle(self._engine, application, request_id).cancel()

@@ -1,0 +1,166 @@
+"""The run resource: ``run`` (a direct call of an app on fal.run) and ``stream`` (its SSE)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Optional
+
+import anyio
+
+from . import _validate as check
+from ._aclosing import aclosing
+from ._autoupload import check_arguments, serialise
+from ._endpoints import AppId, parse_app_id
+from ._engine import Engine, decode_json
+from ._errors import (
+    FalClientConnectionError,
+    FalClientTimeoutError,
+    UnexpectedResponseError,
+    describe_exception,
+)
+from ._headers import fal_headers, handle_response_headers
+from ._sse import SSEDecoder
+from ._types import AnyJSON
+
+__all__ = ["DEFAULT_RUN_TIMEOUT", "Runs"]
+
+# Deadline of ``run``/``stream`` without ``timeout=``. The official client sends those with no
+# timeout at all, so a direct run of a model that takes minutes works there: this one stays
+# finite, but long enough for any such run (``default_timeout`` bounds each queue request only).
+DEFAULT_RUN_TIMEOUT = 3600.0
+
+
+class Runs:
+    """Direct runs for one client: each method is the body of the ``AsyncClient`` method of
+    the same name (see there for the documentation)."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    async def run(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        method: str = "POST",
+        path: str = "",
+        timeout: Optional[float] = None,
+        start_timeout: Optional[float] = None,
+        hint: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> AnyJSON:
+        """The body of ``AsyncClient.run``."""
+        app = parse_app_id(application)
+        method = method.upper()
+        if method not in ("POST", "GET", "PUT", "PATCH", "DELETE"):
+            raise ValueError(f"method must be an HTTP method like 'POST', got {method!r}")
+        deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
+        request_headers = fal_headers(headers, hint=hint, start_timeout=start_timeout)
+        content = None
+        params = None
+        if method == "GET":
+            if not isinstance(arguments, Mapping):
+                raise TypeError("arguments must be a dict for a GET run")
+            params = {str(k): str(v) for k, v in arguments.items()}
+        else:
+            content = check_arguments(self._engine, arguments)
+        with anyio.move_on_after(deadline) as scope:
+            if method != "GET":
+                content = await serialise(self._engine, arguments, content)
+            response = await self._engine.transport.request(
+                method,
+                self._engine.transport.endpoints.run(app, path),
+                repeatable=method in ("GET", "PUT", "DELETE"),
+                content=content,
+                params=params,
+                headers=request_headers,
+                read_timeout=deadline,
+                app=app.full,
+            )
+            handle_response_headers(response.headers)
+            return decode_json(  # type: ignore[no-any-return]
+                response, app=app.full, request_id=response.headers.get("x-fal-request-id")
+            )
+        assert scope.cancelled_caught
+        raise FalClientTimeoutError(deadline, app=app.full, message="run() gave up waiting")
+
+    def stream(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        path: str = "/stream",
+        timeout: Optional[float] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> AsyncIterator[AnyJSON]:
+        """The body of ``AsyncClient.stream``."""
+        app = parse_app_id(application)
+        deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
+        content = check_arguments(self._engine, arguments)
+        request_headers = fal_headers(headers)
+        request_headers["Accept"] = "text/event-stream"
+        return self._stream(app, path, arguments, content, request_headers, deadline)
+
+    async def _stream(
+        self,
+        app: AppId,
+        path: str,
+        arguments: Any,
+        checked: Optional[bytes],
+        headers: dict[str, str],
+        deadline: float,
+    ) -> AsyncIterator[AnyJSON]:
+        transport = self._engine.transport
+        lib = transport.lib
+        content = await serialise(self._engine, arguments, checked)
+        # No cancel scope may stay open across a ``yield`` of an async generator, so the
+        # deadline is enforced as per-read timeouts plus a check between events.
+        ends_at = anyio.current_time() + deadline
+        async with transport.stream(
+            "POST",
+            transport.endpoints.run(app, path),
+            repeatable=False,
+            content=content,
+            headers=headers,
+            read_timeout=deadline,
+            app=app.full,
+        ) as response:
+            request_id = response.headers.get("x-fal-request-id")
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
+                await response.aread()
+                # Some apps answer a stream request with one JSON body: deliver it as one event.
+                yield decode_json(response, app=app.full, request_id=request_id)
+                return
+            decoder = SSEDecoder()
+
+            def timed_out() -> FalClientTimeoutError:
+                return FalClientTimeoutError(
+                    deadline, request_id, app=app.full, message="stream() gave up waiting"
+                )
+
+            try:
+                async with aclosing(response.aiter_lines()) as lines:
+                    async for line in lines:
+                        event = decoder.feed(line)
+                        if event is not None and event.data:
+                            try:
+                                item = event.json()
+                            except ValueError as exc:
+                                raise UnexpectedResponseError(
+                                    "stream event is not JSON",
+                                    body=event.data[:200],
+                                    app=app.full,
+                                    request_id=request_id,
+                                ) from exc
+                            yield item
+                        if anyio.current_time() > ends_at:
+                            raise timed_out()
+            except lib.TimeoutException as exc:
+                raise timed_out() from exc
+            except lib.TransportError as exc:
+                raise FalClientConnectionError(
+                    f"stream interrupted: {describe_exception(exc)}",
+                    app=app.full,
+                    request_id=request_id,
+                ) from exc
