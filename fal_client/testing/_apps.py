@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from ._records import AppInfo
 
 #: App kinds, as listed by ``GET /__emulator/apps``.
 PLAIN = "plain"
@@ -20,6 +25,15 @@ _LOG_LEVELS = frozenset({"STDERR", "STDOUT", "ERROR", "INFO", "WARN", "DEBUG"})
 
 
 @dataclass(frozen=True)
+class AppDoc:
+    """What an app function's docstring says about it (see :func:`parse_app_doc`)."""
+
+    description: str = ""
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    example: Any = None
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """A registered app: its function, how it is called and how many jobs it runs at once."""
 
@@ -29,6 +43,100 @@ class AppSpec:
     workers: int
     is_async: bool
     is_generator: bool
+    doc: AppDoc = field(default_factory=AppDoc)
+
+
+_SECTION = re.compile(r"^(Inputs|Example):\s*$")
+# "``fal-ai/echo``: returns ..." starts the built-in apps' docstrings: the name is shown anyway.
+_NAME_PREFIX = re.compile(r"^``[^`]+``:\s*")
+_INPUT_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\[\]]*)\s*(?:\(([^)]*)\))?:\s*(.*)$")
+
+
+def _function_doc(fn: AppFunction) -> Optional[str]:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.getdoc(fn)
+
+
+def _markdown_code(text: str) -> str:
+    # reST ``literal`` -> Markdown `literal`: what the dashboard and the docs table render.
+    return re.sub(r"``([^`]+)``", r"`\1`", text)
+
+
+def parse_app_doc(doc: Optional[str]) -> AppDoc:
+    """Read an app function's docstring: its first paragraph is the description, an
+    ``Inputs:`` section lists the input fields (``name: what it is``, one per line, continued
+    on further-indented lines) and an ``Example:`` section holds one JSON input::
+
+        \"\"\"Draws the prompt into a PNG.
+
+        Inputs:
+            prompt: the text to draw (required).
+            seed: makes the picture reproducible.
+
+        Example:
+            {"prompt": "a lighthouse at dawn"}
+        \"\"\"
+
+    Anything else in the docstring (an ``Args:`` section, say) is ignored; an ``Example`` that
+    is not valid JSON is dropped.
+    """
+    if not doc:
+        return AppDoc()
+    lines = inspect.cleandoc(doc).splitlines()
+    sections: Dict[str, List[str]] = {"": []}
+    current = ""
+    for line in lines:
+        match = _SECTION.match(line)
+        if match is not None:
+            current = match.group(1)
+            sections[current] = []
+        elif current and line and not line[0].isspace():
+            current = "ignored"  # another section or paragraph after an indented block
+            sections.setdefault(current, []).append(line)
+        else:
+            sections[current].append(line)
+    summary: List[str] = []
+    for line in sections[""]:
+        if not line.strip():
+            if summary:
+                break
+            continue
+        summary.append(line.strip())
+    description = _NAME_PREFIX.sub("", " ".join(summary))
+    if description:
+        description = description[0].upper() + description[1:]
+    return AppDoc(
+        description=_markdown_code(description),
+        inputs=_parse_inputs(sections.get("Inputs", [])),
+        example=_parse_example(sections.get("Example", [])),
+    )
+
+
+def _parse_inputs(lines: List[str]) -> Dict[str, str]:
+    inputs: Dict[str, str] = {}
+    body = inspect.cleandoc("\n".join(lines)).splitlines() if lines else []
+    name: Optional[str] = None
+    for line in body:
+        match = _INPUT_LINE.match(line) if line and not line[0].isspace() else None
+        if match is not None:
+            name = match.group(1)
+            kind = match.group(2)
+            text = match.group(3).strip()
+            inputs[name] = f"({kind}) {text}".strip() if kind else text
+        elif name is not None and line.strip():
+            inputs[name] = f"{inputs[name]} {line.strip()}".strip()
+    return {key: _markdown_code(value) for key, value in inputs.items()}
+
+
+def _parse_example(lines: List[str]) -> Any:
+    text = "\n".join(lines).strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def make_app_spec(name: str, fn: AppFunction, *, workers: int, realtime: bool) -> AppSpec:
@@ -58,6 +166,19 @@ def make_app_spec(name: str, fn: AppFunction, *, workers: int, realtime: bool) -
         workers=workers,
         is_async=is_async,
         is_generator=is_async_gen or is_sync_gen,
+        doc=parse_app_doc(_function_doc(fn)),
+    )
+
+
+def app_info(spec: AppSpec) -> AppInfo:
+    """The public snapshot of a registered app."""
+    return AppInfo(
+        name=spec.name,
+        kind=spec.kind,
+        workers=spec.workers,
+        description=spec.doc.description,
+        inputs=dict(spec.doc.inputs),
+        example=spec.doc.example,
     )
 
 

@@ -66,13 +66,16 @@ class EmulatorASGI:
         ex = Exchange(self._state, self._runner, scope, receive, send)
         self._state.record_request(ex.entry)
         try:
-            response = await self._handle(ex)
-        except BadRequest as exc:
-            response = exc.response
-        except ClientDisconnect:
-            return  # gone while its request was read (after an injected delay): nobody to answer
-        if response is not None and not ex.responded:
-            await ex.respond(response)
+            try:
+                response = await self._handle(ex)
+            except BadRequest as exc:
+                response = exc.response
+            except ClientDisconnect:
+                return  # gone while its request was read (after an injected delay)
+            if response is not None and not ex.responded:
+                await ex.respond(response)
+        finally:
+            self._state.finish_request(ex.entry)
 
     async def _handle(self, ex: Exchange) -> Optional[Response]:
         route = classify(self._state, ex.method, ex.path)

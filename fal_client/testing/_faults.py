@@ -11,8 +11,9 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from ._app_ids import normalize_app_name
 
@@ -81,6 +82,7 @@ class FaultRule:
     seed: Optional[int]
     params: Dict[str, Any]
     applied: int = 0
+    created_at: float = field(default_factory=time.time)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     @property
@@ -119,6 +121,7 @@ class FaultRule:
             "params": dict(self.params),
             "applied": self.applied,
             "remaining": self.remaining,
+            "created_at": self.created_at,
         }
 
 
@@ -185,28 +188,40 @@ NO_FAULT = FaultChoice()
 
 
 class FaultSet:
-    """The active rules, in the order they were added. Thread-safe."""
+    """The active rules, in the order they were added. Thread-safe.
 
-    def __init__(self) -> None:
+    Args:
+        on_change: called (outside the set's lock) after a rule was added, removed or fired.
+    """
+
+    def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
         self._lock = threading.Lock()
         self._rules: List[FaultRule] = []
+        self._on_change = on_change
 
     def add(self, rule: FaultRule) -> None:
         """Activate ``rule``."""
         with self._lock:
             self._rules.append(rule)
+        self._on_change()
 
     def remove(self, rule_id: int) -> bool:
         """Deactivate one rule; False if it was not active."""
         with self._lock:
             before = len(self._rules)
             self._rules = [rule for rule in self._rules if rule.id != rule_id]
-            return len(self._rules) != before
+            removed = len(self._rules) != before
+        if removed:
+            self._on_change()
+        return removed
 
     def clear(self) -> None:
         """Deactivate every rule."""
         with self._lock:
+            had_rules = bool(self._rules)
             self._rules = []
+        if had_rules:
+            self._on_change()
 
     def rules(self) -> List[FaultRule]:
         """The active rules."""
@@ -231,6 +246,7 @@ class FaultSet:
                         chosen = rule
         if chosen is None and not delay:
             return NO_FAULT
+        self._on_change()  # a count went down
         return FaultChoice(delay, chosen)
 
 
