@@ -8,8 +8,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
+from . import _docstrings as docstrings
 from ._records import AppInfo
 
 #: App kinds, as listed by ``GET /__emulator/apps``.
@@ -46,21 +47,8 @@ class AppSpec:
     doc: AppDoc = field(default_factory=AppDoc)
 
 
-_SECTION = re.compile(r"^(Inputs|Example):\s*$")
 # "``fal-ai/echo``: returns ..." starts the built-in apps' docstrings: the name is shown anyway.
 _NAME_PREFIX = re.compile(r"^``[^`]+``:\s*")
-_INPUT_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\[\]]*)\s*(?:\(([^)]*)\))?:\s*(.*)$")
-
-
-def _function_doc(fn: AppFunction) -> Optional[str]:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return inspect.getdoc(fn)
-
-
-def _markdown_code(text: str) -> str:
-    # reST ``literal`` -> Markdown `literal`: what the dashboard and the docs table render.
-    return re.sub(r"``([^`]+)``", r"`\1`", text)
 
 
 def parse_app_doc(doc: Optional[str]) -> AppDoc:
@@ -81,62 +69,28 @@ def parse_app_doc(doc: Optional[str]) -> AppDoc:
     Anything else in the docstring (an ``Args:`` section, say) is ignored; an ``Example`` that
     is not valid JSON is dropped.
     """
-    if not doc:
-        return AppDoc()
-    lines = inspect.cleandoc(doc).splitlines()
-    sections: Dict[str, List[str]] = {"": []}
-    current = ""
-    for line in lines:
-        match = _SECTION.match(line)
-        if match is not None:
-            current = match.group(1)
-            sections[current] = []
-        elif current and line and not line[0].isspace():
-            current = "ignored"  # another section or paragraph after an indented block
-            sections.setdefault(current, []).append(line)
-        else:
-            sections[current].append(line)
-    summary: List[str] = []
-    for line in sections[""]:
-        if not line.strip():
-            if summary:
-                break
-            continue
-        summary.append(line.strip())
-    description = _NAME_PREFIX.sub("", " ".join(summary))
+    description = _NAME_PREFIX.sub("", docstrings.summary(doc))
     if description:
         description = description[0].upper() + description[1:]
+    example: Any = None
+    text = docstrings.block(doc, "Example")
+    if text:
+        try:
+            example = json.loads(text)
+        except ValueError:
+            example = None
+    inputs = docstrings.entries(doc, "Inputs")
     return AppDoc(
-        description=_markdown_code(description),
-        inputs=_parse_inputs(sections.get("Inputs", [])),
-        example=_parse_example(sections.get("Example", [])),
+        description=docstrings.markdown_code(description),
+        inputs={name: docstrings.markdown_code(text) for name, text in inputs.items()},
+        example=example,
     )
 
 
-def _parse_inputs(lines: List[str]) -> Dict[str, str]:
-    inputs: Dict[str, str] = {}
-    body = inspect.cleandoc("\n".join(lines)).splitlines() if lines else []
-    name: Optional[str] = None
-    for line in body:
-        match = _INPUT_LINE.match(line) if line and not line[0].isspace() else None
-        if match is not None:
-            name = match.group(1)
-            kind = match.group(2)
-            text = match.group(3).strip()
-            inputs[name] = f"({kind}) {text}".strip() if kind else text
-        elif name is not None and line.strip():
-            inputs[name] = f"{inputs[name]} {line.strip()}".strip()
-    return {key: _markdown_code(value) for key, value in inputs.items()}
-
-
-def _parse_example(lines: List[str]) -> Any:
-    text = "\n".join(lines).strip()
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
+def _function_doc(fn: AppFunction) -> Optional[str]:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.getdoc(fn)
 
 
 def make_app_spec(name: str, fn: AppFunction, *, workers: int, realtime: bool) -> AppSpec:

@@ -338,8 +338,8 @@ class Emulator:
                         state.stopping = True
                         work.cancel_scope.cancel()
                     self._cancel_streams()
-                    for delay in list(state.delays):
-                        delay.cancel()
+                    for scope in [*state.delays, *state.control_streams]:
+                        scope.cancel()
                     server.request_exit()
         finally:
             state.task_group = None

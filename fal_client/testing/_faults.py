@@ -34,6 +34,21 @@ KINDS: FrozenSet[str] = frozenset(
     }
 )
 
+#: What each kind does, and its parameters (shown by the control API and the dashboard).
+KIND_DESCRIPTIONS: Dict[str, str] = {
+    "ingress_502": "The ingress answers 502 (an nginx HTML page, no request id).",
+    "ingress_503": "The ingress answers 503 (an nginx HTML page, no request id).",
+    "ingress_504": "The ingress answers 504 (an nginx HTML page, no request id).",
+    "rate_limit": "429 Rate limit exceeded; `retry_after` (seconds) sets `Retry-After`.",
+    "status_500": "500 Internal Server Error, with a request id.",
+    "http_status": "Any status: `status_code` (default 500), `detail`, `headers`.",
+    "latency": "Delays the request by `seconds` (default 0.1), then serves it normally.",
+    "reset_before": "Resets the TCP connection instead of answering.",
+    "reset_after_submit": "Queues the job, then resets the connection (the id is lost).",
+    "sse_cut": "Cuts a stream after `after_events` events (default 1).",
+    "part_fail": "Fails a multipart upload part with a 500.",
+}
+
 #: Every operation a fault can be limited to.
 OPERATIONS: FrozenSet[str] = frozenset(
     {

@@ -144,9 +144,7 @@ class _Session:
             path=sub_path,
             headers=dict(ws.headers.items()),
             log_sink=lambda entry: None,
-            file_saver=state.file_saver(
-                base_url, app=spec.name, request_id=stream.request_id
-            ),
+            file_saver=state.file_saver(base_url, app=spec.name, request_id=stream.request_id),
         )
 
     async def run(self) -> None:

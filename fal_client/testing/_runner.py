@@ -138,9 +138,7 @@ class JobRunner:
             path=job.path,
             headers=job.headers,
             log_sink=state.job_log_sink(job),
-            file_saver=state.file_saver(
-                job.base_url, app=job.spec.name, request_id=job.request_id
-            ),
+            file_saver=state.file_saver(job.base_url, app=job.spec.name, request_id=job.request_id),
         )
         try:
             with anyio.CancelScope() as scope:
