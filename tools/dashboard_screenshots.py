@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - the http.server spelling
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         self.send_response(200)
         self.end_headers()
@@ -78,7 +78,10 @@ def _populate(emu: Emulator) -> Iterator[None]:
         with web.stream("POST", "/run/fal-ai/text-streamer/stream", json={"text": "hi there"}) as r:
             r.read()
         for scale in (2, 4, 2, 4, 2):
-            web.post("/queue/demo/upscale", json={"image_url": "https://example.com/a.png", "scale": scale})
+            web.post(
+                "/queue/demo/upscale",
+                json={"image_url": "https://example.com/a.png", "scale": scale},
+            )
         emu.wait_until(lambda: len([j for j in emu.jobs() if j.status == "IN_QUEUE"]) == 3)
         emu.faults("rate_limit", app="fal-ai/echo", operation="submit", count=2, retry_after=1)
         web.post("/queue/fal-ai/echo", json={})

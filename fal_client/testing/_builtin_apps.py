@@ -98,7 +98,18 @@ def _seed_for(prompt: str, seed: Optional[int]) -> int:
 
 
 def fast_sdxl(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
-    """``fal-ai/fast-sdxl``: draws the prompt into PNGs stored on the emulator's CDN."""
+    """``fal-ai/fast-sdxl``: draws the prompt into PNGs stored on the emulator's CDN.
+
+    Inputs:
+        prompt: the text to draw (required).
+        image_size: ``square_hd`` (default), ``square``, ``portrait_4_3``, ``portrait_16_9``,
+            ``landscape_4_3``, ``landscape_16_9``, or ``{"width": w, "height": h}`` (at most 512).
+        num_images: how many, 1 to 8 (default 1).
+        seed: an integer for reproducible pictures (default: from the prompt).
+
+    Example:
+        {"prompt": "a lighthouse at dawn", "image_size": "square"}
+    """
     prompt = arguments.get("prompt")
     if not isinstance(prompt, str) or not prompt:
         raise AppError(
@@ -139,7 +150,15 @@ async def text_streamer(
     arguments: Dict[str, Any], ctx: AppContext
 ) -> AsyncIterator[Dict[str, Any]]:
     """``fal-ai/text-streamer``: streams the words of ``text`` (or ``prompt``) one by one;
-    ``delay`` seconds between words. The last event is the complete output."""
+    ``delay`` seconds between words. The last event is the complete output.
+
+    Inputs:
+        text: the words to stream (or ``prompt``; default a greeting).
+        delay: seconds between words (default 0).
+
+    Example:
+        {"text": "streamed one word at a time", "delay": 0.2}
+    """
     text = arguments.get("text") or arguments.get("prompt") or "Hello from the fal emulator!"
     delay = float(arguments.get("delay", 0.0))
     words = str(text).split()
@@ -153,12 +172,26 @@ async def text_streamer(
 
 
 async def echo(arguments: Dict[str, Any], ctx: AppContext) -> Any:
-    """``fal-ai/echo``: returns its arguments."""
+    """``fal-ai/echo``: returns its arguments.
+
+    Inputs:
+        any: every field comes back as it was sent.
+
+    Example:
+        {"hello": "world"}
+    """
     return arguments
 
 
 async def slow(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
-    """``fal-ai/slow``: sleeps ``seconds`` (default 1) in ten steps, logging progress."""
+    """``fal-ai/slow``: sleeps ``seconds`` (default 1) in ten steps, logging progress.
+
+    Inputs:
+        seconds: how long the job runs (default 1).
+
+    Example:
+        {"seconds": 5}
+    """
     seconds = float(arguments.get("seconds", 1))
     steps = 10
     for step in range(1, steps + 1):
@@ -168,7 +201,15 @@ async def slow(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
 
 
 async def fail(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
-    """``fal-ai/fail``: always fails with a 422 validation error, like a bad input would."""
+    """``fal-ai/fail``: always fails with a 422 validation error, like a bad input would.
+
+    Inputs:
+        message: the error's ``msg`` (default "This app always fails").
+        prompt: echoed as the error's ``input``.
+
+    Example:
+        {"message": "prompt is too long"}
+    """
     ctx.log("validating input", level="ERROR")
     raise AppError(
         422,
@@ -185,7 +226,11 @@ async def fail(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
 
 
 async def realtime_echo(message: Any, ctx: AppContext) -> Dict[str, Any]:
-    """``fal-ai/realtime-echo``: echoes each message, with a per-connection counter."""
+    """``fal-ai/realtime-echo``: echoes each message, with a per-connection counter.
+
+    Inputs:
+        any: each realtime message comes back with a ``counter`` field added.
+    """
     counter = ctx.state.get("counter", 0) + 1
     ctx.state["counter"] = counter
     reply = dict(message) if isinstance(message, dict) else {"message": message}
