@@ -612,8 +612,9 @@
     setCount("streams", total);
     const realtime = items.filter((stream) => stream.kind === "realtime");
     const others = items.filter((stream) => stream.kind !== "realtime");
-    const stateOf = (stream) => (!stream.finished ? "open" : stream.client_disconnected ? "client left" : "closed");
-    const chipOf = (stream) => h("span", { class: `chip ${stream.finished ? "" : "ok"}` }, stateOf(stream));
+    const stateOf = (stream) => (stream.finished ? "closed" : "open");
+    const chipOf = (stream) =>
+      h("span", { class: `chip ${stream.finished ? "" : "ok"}` }, stream.finished && stream.client_disconnected ? "closed by the client" : stateOf(stream));
     const lasted = (stream) => (stream.finished ? duration(stream.closed_at - stream.opened_at) : "");
     document.getElementById("realtime-open").textContent = `${realtime.filter((s) => !s.finished).length} open`;
     fill(
