@@ -156,6 +156,11 @@ async def serve_events(state: EmulatorState, scope: Scope, receive: Receive, sen
             state.control_streams.discard(stop_scope)
             subscription.close()
     if stop_scope.cancel_called:
+        # Close the connection rather than leave uvicorn waiting for the stream to end, then
+        # wait until the server has seen it go (else it reports an unfinished response).
         transport = scope.get(TRANSPORT_SCOPE_KEY)
         if transport is not None and not transport.is_closing():
             transport.abort()
+        with anyio.move_on_after(5, shield=True):
+            while (await receive())["type"] != "http.disconnect":
+                pass
