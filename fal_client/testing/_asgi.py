@@ -50,7 +50,8 @@ class EmulatorASGI:
             path = scope["path"]
             if path.startswith(INSPECTION_PREFIX) or path == INSPECTION_PREFIX.rstrip("/"):
                 await serve_inspection(self._emulator, scope, receive, send)
-            elif path == "/":
+            elif path in ("/", "/favicon.ico"):
+                # Where a browser lands; not fal requests, so not recorded.
                 await serve_root(self._emulator, scope, receive, send)
             else:
                 await self._serve_http(scope, receive, send)

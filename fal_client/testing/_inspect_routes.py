@@ -1013,7 +1013,11 @@ ENDPOINTS: Tuple[Endpoint, ...] = tuple(endpoint for endpoint, _ in _ROUTES)
 
 
 async def serve_root(emulator: Emulator, scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer ``GET /``: what this server is and where to go (JSON, or HTML for a browser)."""
+    """Answer ``GET /``: what this server is and where to go (JSON, or HTML for a browser);
+    and a browser's ``GET /favicon.ico`` (there is none)."""
+    if scope["path"] == "/favicon.ico":
+        await Response(status_code=204)(scope, receive, send)
+        return
     request = Request(scope, receive)
     base_url = str(request.base_url).rstrip("/")
     if request.method not in ("GET", "HEAD"):

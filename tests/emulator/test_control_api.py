@@ -83,6 +83,7 @@ def test_browsers_get_pages_curl_gets_json(emulator: Emulator, control: httpx.Cl
         assert endpoint.operation_id in reference.text
     assert "X-Next-Cursor" in reference.text and "queue_position" in reference.text
     assert control.get("/__emulator", follow_redirects=False).status_code == 308
+    assert control.get("/favicon.ico").status_code == 204  # what a browser asks first
     assert emulator.requests() == []  # none of that is a fal request
 
 
