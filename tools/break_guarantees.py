@@ -200,7 +200,7 @@ MUTATIONS = [
     Mutation(
         "dashboard-live-updates",
         "the dashboard shows changes as they happen (its event stream drives it)",
-        "fal_client/testing/_dashboard/dashboard.js",
+        "fal_client/testing/_static/dashboard.js",
         'source.addEventListener("change", (event) => {',
         'source.addEventListener("changed", (event) => {',
         ("tests/emulator/test_dashboard_browser.py",),
@@ -208,7 +208,7 @@ MUTATIONS = [
     Mutation(
         "dashboard-job-status-code",
         "a completed job's card shows its status code",
-        "fal_client/testing/_dashboard/dashboard.js",
+        "fal_client/testing/_static/dashboard.js",
         "      right = statusChip(job.status_code);",
         '      right = h("span", {}, "");',
         ("tests/emulator/test_dashboard_browser.py",),
@@ -216,7 +216,7 @@ MUTATIONS = [
     Mutation(
         "dashboard-request-duration",
         "the requests table shows each request's duration",
-        "fal_client/testing/_dashboard/dashboard.js",
+        "fal_client/testing/_static/dashboard.js",
         '          h("td", { class: "num" }, duration(request.duration)),',
         '          h("td", { class: "num" }, ""),',
         ("tests/emulator/test_dashboard_browser.py",),
@@ -224,7 +224,7 @@ MUTATIONS = [
     Mutation(
         "dashboard-image-preview",
         "a stored image is previewed on the files tab",
-        "fal_client/testing/_dashboard/dashboard.js",
+        "fal_client/testing/_static/dashboard.js",
         'isImage ? h("img", { src, alt: file.file_name }) : file.content_type',
         "file.content_type",
         ("tests/emulator/test_dashboard_browser.py",),

@@ -1,7 +1,7 @@
 """The live dashboard at ``/__emulator/ui``: its static files, and the change events that keep
 it current (``/__emulator/events``, Server-Sent Events).
 
-The page is plain HTML, CSS and JavaScript shipped inside the package (``_dashboard/``): no build
+The page is plain HTML, CSS and JavaScript shipped inside the package (``_static/``): no build
 step and nothing fetched from elsewhere, so it works offline, and its Content-Security-Policy
 forbids any other origin. It loads the lists from the control API and re-fetches the ones the
 event stream says changed.
@@ -52,7 +52,7 @@ _cache: Dict[str, bytes] = {}
 def _read(name: str) -> bytes:
     data = _cache.get(name)
     if data is None:
-        data = (resources.files(__package__) / "_dashboard" / name).read_bytes()
+        data = (resources.files(__package__) / "_static" / name).read_bytes()
         _cache[name] = data
     return data
 
