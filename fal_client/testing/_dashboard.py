@@ -38,7 +38,7 @@ TOPICS = ("apps", "jobs", "requests", "files", "webhooks", "streams", "faults")
 
 #: The shortest time between two change events: a 500-job fan-out becomes a few events a
 #: second instead of thousands, while a single change still shows at once.
-MIN_EVENT_INTERVAL = 0.15
+MIN_EVENT_INTERVAL = 0.2
 
 # Everything the page loads comes from the emulator itself (and images it stored).
 _CSP = (

@@ -649,8 +649,9 @@ class Emulator:
         self, condition: Callable[[], bool], *, timeout: float = 10.0, describe: str = ""
     ) -> None:
         """Block until ``condition()`` is true; it is re-checked after every change the emulator
-        makes (jobs, streams, webhooks, connections, a request entering an injected delay), on
-        the emulator's thread, so it must be quick and must not block. For conditions the
+        makes (jobs and their logs, streams, webhooks, connections, requests arriving, entering
+        an injected delay and finishing, faults, files, apps), on the emulator's thread (or the
+        thread that made the change), so it must be quick and must not block. For conditions the
         dedicated waits do not cover, e.g.::
 
             emu.wait_until(lambda: emu.streams()[0].events_received >= 6)

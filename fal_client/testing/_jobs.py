@@ -111,6 +111,11 @@ class Job:
         return self.spec.name
 
     @property
+    def status_code(self) -> Optional[int]:
+        """The HTTP status of its result, once completed."""
+        return self.response.status_code if self.response is not None else None
+
+    @property
     def endpoint(self) -> str:
         """The full endpoint id the client addressed (root plus sub-path)."""
         return f"{self.root}/{self.path}" if self.path else self.root
