@@ -21,35 +21,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .._version import __version__
+from . import _control_lists as lists
+from . import _control_schemas as schemas
 from . import _dashboard as dashboard
 from ._apps import app_info
 from ._faults import KIND_DESCRIPTIONS, KINDS, OPERATIONS, FaultRule, make_rule
-from ._jobs import COMPLETED, IN_PROGRESS, IN_QUEUE, Job
-from ._listing import (
-    Filter,
-    Key,
-    Listing,
-    ListQuery,
-    QueryError,
-    app_filter,
-    choice_filter,
-    equals_filter,
-    paginate,
-    parse_query,
-    parse_status_code,
-    since_filter,
-    status_code_matches,
-)
-from ._openapi import (
-    Endpoint,
-    Schema,
-    array_of,
-    build_document,
-    record_schema,
-    ref,
-    render_reference,
-)
-from ._records import AppInfo, FileInfo, JobInfo, RequestRecord, StreamInfo, WebhookDelivery
+from ._jobs import Job
+from ._listing import Key, Listing, ListQuery, QueryError, paginate, parse_query
+from ._openapi import Endpoint, Schema, array_of, build_document, ref, render_reference
 from ._responses import dumps
 from ._storage_routes import stored_file_response
 
@@ -179,164 +158,11 @@ def _list_response(
     return _json(200, [to_json(item) for item in page.items], headers)
 
 
-def _job_status(job: Job, status: str) -> bool:
-    if status == "CANCELLED":
-        return job.cancelled
-    if status == "FAILED":
-        return job.status == COMPLETED and (job.status_code or 0) >= 400
-    return job.status == status
-
-
-def _request_id_filter(what: str) -> Filter:
-    return equals_filter("request_id", "request_id", f"Only {what} of this fal request id.")
-
-
-JOBS = Listing(
-    "jobs",
-    (
-        app_filter(),
-        choice_filter(
-            "status",
-            "Only jobs in this state: fal's `IN_QUEUE`, `IN_PROGRESS`, `COMPLETED`, or "
-            "`CANCELLED` (a cancel was requested) and `FAILED` (completed with a status >= 400).",
-            (IN_QUEUE, IN_PROGRESS, COMPLETED, "CANCELLED", "FAILED"),
-            _job_status,
-        ),
-        since_filter("submitted_at", "submitted"),
-        _request_id_filter("the job"),
-        choice_filter(
-            "via",
-            "Only jobs made this way: `queue`, `run` or `stream`.",
-            ("queue", "run", "stream"),
-            lambda job, via: job.via == via,
-        ),
-    ),
-)
-
-REQUESTS = Listing(
-    "requests",
-    (
-        app_filter(),
-        Filter(
-            "status",
-            "Only requests answered with this HTTP status (`404`) or class (`4xx`).",
-            {"type": "string", "examples": ["404", "5xx"]},
-            parse_status_code,
-            lambda entry, pattern: status_code_matches(entry.status_code, pattern),
-        ),
-        since_filter("timestamp", "received"),
-        _request_id_filter("requests"),
-        choice_filter(
-            "operation",
-            "Only requests of this fal operation.",
-            sorted(OPERATIONS),
-            lambda entry, operation: entry.operation == operation,
-        ),
-    ),
-)
-
-FILES = Listing(
-    "files",
-    (
-        app_filter(),
-        since_filter("created_at", "stored"),
-        _request_id_filter("files written by the app"),
-        choice_filter(
-            "source",
-            "Only files that got there this way.",
-            ("cdn", "cdn-multipart", "signed", "signed-multipart", "app"),
-            lambda stored, source: stored.source == source,
-        ),
-    ),
-)
-
-
-def _webhook_state(delivery: Any) -> str:
-    if delivery.delivered:
-        return "delivered"
-    return "failed" if delivery.finished else "pending"
-
-
-WEBHOOKS = Listing(
-    "webhooks",
-    (
-        app_filter(),
-        choice_filter(
-            "status",
-            "`delivered` (a 2xx arrived), `failed` (refused or out of attempts) or `pending`.",
-            ("delivered", "failed", "pending"),
-            lambda delivery, status: _webhook_state(delivery) == status,
-        ),
-        since_filter("created_at", "begun"),
-        _request_id_filter("the webhook"),
-    ),
-)
-
-STREAMS = Listing(
-    "streams",
-    (
-        app_filter(),
-        choice_filter(
-            "status",
-            "`open` or `finished`.",
-            ("open", "finished"),
-            lambda entry, status: ("finished" if entry.finished else "open") == status,
-        ),
-        since_filter("opened_at", "opened"),
-        _request_id_filter("streams"),
-        choice_filter(
-            "kind",
-            "`stream` (`/stream`), `status_stream` (queue status SSE) or `realtime` (WebSocket).",
-            ("stream", "status_stream", "realtime"),
-            lambda entry, kind: entry.kind == kind,
-        ),
-    ),
-)
-
-
-def _fault_state(rule: FaultRule) -> str:
-    return "exhausted" if rule.remaining == 0 else "active"
-
-
-FAULTS = Listing(
-    "faults",
-    (
-        app_filter(),
-        choice_filter(
-            "status",
-            "`active` (may still fire) or `exhausted` (its `count` is used up).",
-            ("active", "exhausted"),
-            lambda rule, status: _fault_state(rule) == status,
-        ),
-        since_filter("created_at", "added"),
-        choice_filter(
-            "kind",
-            "Only faults of this kind.",
-            sorted(KINDS),
-            lambda rule, kind: rule.kind == kind,
-        ),
-    ),
-)
-
-APPS = Listing(
-    "apps",
-    (
-        app_filter("name"),
-        choice_filter(
-            "kind",
-            "`plain`, `streaming` (a generator) or `realtime`.",
-            ("plain", "streaming", "realtime"),
-            lambda spec, kind: spec.kind == kind,
-        ),
-    ),
-)
-
-
 async def _list_apps(call: Call) -> Response:
     with call.state.lock:
         specs = sorted(call.state.apps.values(), key=lambda spec: spec.name)
     return _list_response(
-        call, APPS, [(spec.name, spec) for spec in specs], lambda s: app_info(s).as_dict()
+        call, lists.APPS, [(spec.name, spec) for spec in specs], lambda s: app_info(s).as_dict()
     )
 
 
@@ -345,37 +171,39 @@ async def _list_jobs(call: Call) -> Response:
     # keeps a dashboard watching 10,000 completed jobs cheap for the emulator.
     state = call.state
     entries = [(job.seq, job) for job in state.jobs]
-    return _list_response(call, JOBS, entries, lambda job: state.job_info(job).as_dict())
+    return _list_response(call, lists.JOBS, entries, lambda job: state.job_info(job).as_dict())
 
 
 async def _list_requests(call: Call) -> Response:
     with call.state.lock:
         entries = [(entry.seq, entry) for entry in call.state.requests]
-    return _list_response(call, REQUESTS, entries, lambda entry: entry.record().as_dict())
+    return _list_response(call, lists.REQUESTS, entries, lambda entry: entry.record().as_dict())
 
 
 async def _list_files(call: Call) -> Response:
     base_url = call.state.base_url
     entries = [(stored.seq, stored) for stored in call.state.files.files()]
-    return _list_response(call, FILES, entries, lambda stored: stored.info(base_url).as_dict())
+    return _list_response(
+        call, lists.FILES, entries, lambda stored: stored.info(base_url).as_dict()
+    )
 
 
 async def _list_webhooks(call: Call) -> Response:
     with call.state.lock:
         entries = [(delivery.seq, delivery) for delivery in call.state.webhooks.values()]
     entries.sort(key=lambda pair: pair[0])
-    return _list_response(call, WEBHOOKS, entries, lambda d: d.info().as_dict())
+    return _list_response(call, lists.WEBHOOKS, entries, lambda d: d.info().as_dict())
 
 
 async def _list_streams(call: Call) -> Response:
     with call.state.lock:
         entries = [(entry.seq, entry) for entry in call.state.streams]
-    return _list_response(call, STREAMS, entries, lambda entry: entry.info().as_dict())
+    return _list_response(call, lists.STREAMS, entries, lambda entry: entry.info().as_dict())
 
 
 async def _list_faults(call: Call) -> Response:
     entries = [(rule.id, rule) for rule in call.state.faults.rules()]
-    return _list_response(call, FAULTS, entries, FaultRule.as_dict)
+    return _list_response(call, lists.FAULTS, entries, FaultRule.as_dict)
 
 
 # --- single items ----------------------------------------------------------------------------
@@ -511,12 +339,12 @@ def openapi_document(base_url: str) -> Schema:
     """The OpenAPI document of the control API, for an emulator at ``base_url``."""
     return build_document(
         [endpoint for endpoint, _ in _ROUTES],
-        SCHEMAS,
+        schemas.SCHEMAS,
         title="fal emulator control API",
         version=__version__,
-        description=_API_DESCRIPTION,
+        description=schemas.API_DESCRIPTION,
         server_url=base_url,
-        tags=_TAGS,
+        tags=schemas.TAGS,
     )
 
 
@@ -558,172 +386,6 @@ async def _get_events(call: Call) -> None:
 
 
 # --- the table -------------------------------------------------------------------------------
-
-_API_DESCRIPTION = (
-    "Inspect and steer a running fal emulator over HTTP, without credentials: what it "
-    "received (`requests`), ran (`jobs`), stored (`files`), streamed (`streams`) and "
-    "delivered (`webhooks`); inject and remove `faults`; `reset` it. The fal services "
-    "themselves are at `/run`, `/queue`, `/rest` and `/cdn` (with `Authorization: Key ...`).\n\n"
-    "Every list is a JSON array, oldest first, and takes `limit`, `cursor` and `order`, plus "
-    "the filters it lists (`app`, `status`, `since`, ...). A page that is not the last says so "
-    'in `Link: <...>; rel="next"` and `X-Next-Cursor`; `X-Total-Count` counts every match. '
-    "A query parameter an endpoint does not take is a 400 naming it. The live dashboard is at "
-    "[/__emulator/ui](/__emulator/ui)."
-)
-
-_TAGS = [
-    ("Start here", "The index, this document, the dashboard and its live change events."),
-    ("Inspect", "What the emulator holds and saw; every list is filtered and paged alike."),
-    ("Control", "Faults and reset."),
-]
-
-_BOOL_CLEARED: Schema = {
-    "type": "object",
-    "properties": {"cleared": {"type": "boolean"}},
-    "required": ["cleared"],
-}
-
-_FAULT_SCHEMA: Schema = {
-    "type": "object",
-    "description": "An injected fault rule and how often it fired.",
-    "properties": {
-        "id": {"type": "integer", "description": "Its id (for `DELETE /__emulator/faults/{id}`)."},
-        "kind": {"type": "string", "enum": sorted(KINDS), "description": "What goes wrong."},
-        "app": {"type": ["string", "null"], "description": "Only requests to this app id."},
-        "operation": {
-            "type": ["string", "null"],
-            "description": "Only requests of this fal operation.",
-        },
-        "count": {"type": ["integer", "null"], "description": "Fires this many times at most."},
-        "probability": {
-            "type": ["number", "null"],
-            "description": "Fires on each matching request with this probability.",
-        },
-        "seed": {"type": ["integer", "null"], "description": "Seeds the probability's RNG."},
-        "params": {"type": "object", "description": "The kind's parameters."},
-        "applied": {"type": "integer", "description": "How many requests it hit."},
-        "remaining": {
-            "type": ["integer", "null"],
-            "description": "How many more it may hit (null: unlimited).",
-        },
-        "created_at": {"type": "number", "description": "Wall-clock time it was added."},
-    },
-    "required": [
-        "id",
-        "kind",
-        "app",
-        "operation",
-        "count",
-        "probability",
-        "seed",
-        "params",
-        "applied",
-        "remaining",
-        "created_at",
-    ],
-}
-
-_FAULT_REQUEST: Schema = {
-    "type": "object",
-    "description": (
-        "A fault to add. Kinds: "
-        + "; ".join(f"`{kind}`: {KIND_DESCRIPTIONS[kind]}" for kind in sorted(KINDS))
-        + " The kind's parameters go in `params` or at the top level."
-    ),
-    "properties": {
-        "kind": {"type": "string", "enum": sorted(KINDS)},
-        "app": {"type": ["string", "null"]},
-        "operation": {"type": ["string", "null"], "enum": [*sorted(OPERATIONS), None]},
-        "count": {"type": ["integer", "null"], "minimum": 0},
-        "probability": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-        "seed": {"type": ["integer", "null"]},
-        "params": {"type": "object"},
-    },
-    "required": ["kind"],
-    "additionalProperties": True,
-}
-
-_JOB_DETAIL: Schema = {
-    "allOf": [
-        ref("JobInfo"),
-        {
-            "type": "object",
-            "properties": {
-                "endpoint": {"type": "string", "description": "The endpoint id addressed."},
-                "arguments": {"description": "Its input, kept until it completes (then null)."},
-                "logs": {
-                    "type": "array",
-                    "items": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "description": "The log lines its app wrote so far.",
-                },
-                "result": {"description": "Its JSON result body (errors too), once completed."},
-                "result_text": {
-                    "type": ["string", "null"],
-                    "description": "The result body as text when it is not JSON (first 64 KiB).",
-                },
-                "error": {
-                    "type": ["string", "null"],
-                    "description": "The error message of a failed job.",
-                },
-            },
-            "required": ["endpoint", "arguments", "logs", "result", "result_text", "error"],
-        },
-    ]
-}
-
-_INDEX: Schema = {
-    "type": "object",
-    "description": "Where everything is.",
-    "properties": {
-        "emulator": {"type": "string"},
-        "version": {"type": "string"},
-        "url": {"type": "string", "description": "The emulator's root URL."},
-        "dashboard": {"type": "string"},
-        "control_api": {"type": "string"},
-        "reference": {"type": "string"},
-        "openapi": {"type": "string"},
-        "services": {"type": "object", "additionalProperties": {"type": "string"}},
-        "env": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "description": "Environment variables pointing a fal client here.",
-        },
-        "apps": {"type": "array", "items": {"type": "string"}},
-        "fault_kinds": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"kind": {"type": "string"}, "description": {"type": "string"}},
-            },
-        },
-        "fault_operations": {"type": "array", "items": {"type": "string"}},
-        "endpoints": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "method": {"type": "string"},
-                    "path": {"type": "string"},
-                    "summary": {"type": "string"},
-                },
-            },
-        },
-    },
-    "required": ["url", "dashboard", "reference", "openapi", "env", "apps", "endpoints"],
-}
-
-SCHEMAS: Dict[str, Schema] = {
-    "Index": _INDEX,
-    "AppInfo": record_schema(AppInfo),
-    "JobInfo": record_schema(JobInfo),
-    "JobDetail": _JOB_DETAIL,
-    "RequestRecord": record_schema(RequestRecord),
-    "FileInfo": record_schema(FileInfo),
-    "WebhookDelivery": record_schema(WebhookDelivery),
-    "StreamInfo": record_schema(StreamInfo),
-    "Fault": _FAULT_SCHEMA,
-    "FaultRequest": _FAULT_REQUEST,
-}
 
 _C = "curl -s '{url}"  # the examples' common start
 
@@ -821,7 +483,7 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "Inspect",
             "The registered apps, by name, with their descriptions and inputs.",
             response=array_of("AppInfo"),
-            listing=APPS,
+            listing=lists.APPS,
             example=_C + "/__emulator/apps?kind=plain'",
         ),
         _list_apps,
@@ -834,7 +496,7 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "Inspect",
             "Jobs (queue, run and stream requests), oldest first, with queue positions.",
             response=array_of("JobInfo"),
-            listing=JOBS,
+            listing=lists.JOBS,
             example=_C + "/__emulator/jobs?app=fal-ai/slow&status=IN_QUEUE,IN_PROGRESS'",
         ),
         _list_jobs,
@@ -862,7 +524,7 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "The HTTP and WebSocket requests received (not those under /__emulator/).",
             "Up to `max_recorded_requests` (oldest drop off), with status and duration.",
             response=array_of("RequestRecord"),
-            listing=REQUESTS,
+            listing=lists.REQUESTS,
             example=_C + "/__emulator/requests?status=5xx&order=desc&limit=20'",
         ),
         _list_requests,
@@ -875,7 +537,7 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "Inspect",
             "The files held by the emulated CDN.",
             response=array_of("FileInfo"),
-            listing=FILES,
+            listing=lists.FILES,
             example=_C + "/__emulator/files?app=fal-ai/fast-sdxl'",
         ),
         _list_files,
@@ -902,7 +564,7 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "Inspect",
             "Webhook deliveries, in the order their jobs completed.",
             response=array_of("WebhookDelivery"),
-            listing=WEBHOOKS,
+            listing=lists.WEBHOOKS,
             example=_C + "/__emulator/webhooks?status=failed'",
         ),
         _list_webhooks,
@@ -916,7 +578,7 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "Streams: `/stream` and status-stream SSE responses, realtime WebSocket sessions.",
             "The last 1000.",
             response=array_of("StreamInfo"),
-            listing=STREAMS,
+            listing=lists.STREAMS,
             example=_C + "/__emulator/streams?kind=realtime&status=open'",
         ),
         _list_streams,
@@ -940,7 +602,7 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "Control",
             "The injected faults, oldest first, with how often each fired.",
             response=array_of("Fault"),
-            listing=FAULTS,
+            listing=lists.FAULTS,
             example=_C + "/__emulator/faults?status=active'",
         ),
         _list_faults,
@@ -968,7 +630,7 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "clearFaults",
             "Control",
             "Remove every fault.",
-            response=_BOOL_CLEARED,
+            response=schemas.BOOL_CLEARED,
             example="curl -s -X DELETE '{url}/__emulator/faults'",
         ),
         _clear_faults,
@@ -980,7 +642,7 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "removeFault",
             "Control",
             "Remove one fault.",
-            response=_BOOL_CLEARED,
+            response=schemas.BOOL_CLEARED,
             path_params={"fault_id": "The fault's `id`."},
             errors={404: "No such fault."},
             example="curl -s -X DELETE '{url}/__emulator/faults/1'",

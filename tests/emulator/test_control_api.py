@@ -169,7 +169,8 @@ def test_every_endpoint_refuses_unknown_parameters(
 
     assert answer.status_code == 400, answer.text
     assert answer.json()["parameter"] == "bogus" and "'bogus'" in answer.json()["detail"]
-    assert len(emulator._state.faults.rules()) == 1  # nothing was done: not reset, not cleared
+    # Nothing was done: not reset, not cleared.
+    assert len(control.get("/__emulator/faults").json()) == 1
 
 
 @pytest.mark.parametrize(

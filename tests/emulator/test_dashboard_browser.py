@@ -169,13 +169,14 @@ def test_a_fault_added_on_the_page_fails_the_next_request(
 
     row = page.locator('#faults-table tr[data-kind="http_status"]')
     expect(row).to_be_visible()
-    [rule] = emulator._state.faults.rules()
-    assert (rule.kind, rule.operation, rule.app, rule.count) == (
+    [rule] = httpx.get(f"{emulator.url}/__emulator/faults").json()
+    assert (rule["kind"], rule["operation"], rule["app"], rule["count"]) == (
         "http_status",
         "run",
         "fal-ai/echo",
         1,
     )
+    assert rule["params"] == {"status_code": 418, "detail": "teapot"}
     refused = fal.post("/run/fal-ai/echo", json={})
     served = fal.post("/run/fal-ai/echo", json={})
     assert (refused.status_code, refused.json()["detail"]) == (418, "teapot")
@@ -198,7 +199,9 @@ def test_a_fault_added_on_the_page_fails_the_next_request(
     assert fal.post("/run/fal-ai/echo", json={}).status_code == 500
     unlimited.get_by_role("button", name="Remove").click()
     expect(unlimited).to_have_count(0)
-    assert [r.kind for r in emulator._state.faults.rules()] == ["http_status"]
+    assert [r["kind"] for r in httpx.get(f"{emulator.url}/__emulator/faults").json()] == [
+        "http_status"
+    ]
     assert fal.post("/run/fal-ai/echo", json={}).status_code == 200
 
 
