@@ -6,7 +6,8 @@
 It starts an emulator, gives it something to show (queued and running jobs with logs, finished
 and failed ones, generated images, a webhook, a fault, an open realtime session), opens the
 dashboard in headless Chromium (Debian's ``chromium``, driven by Playwright) at a laptop's
-1440x900, and saves one picture per tab. Needs the dev extras and ``/usr/bin/chromium``.
+1440x900 (``--size``), and saves one picture per tab. Needs the dev extras and
+``/usr/bin/chromium``.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--size", default="1440x900", help="the window, WIDTHxHEIGHT")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with Emulator() as emu:
@@ -140,7 +142,8 @@ def main() -> int:
                 browser = playwright.chromium.launch(
                     executable_path=args.chromium, args=CHROMIUM_ARGS
                 )
-                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                width, height = (int(n) for n in args.size.split("x"))
+                page = browser.new_page(viewport={"width": width, "height": height})
                 page.set_default_timeout(15_000)
                 for tab in ("queue", "apps", "requests", "files", "faults", "realtime"):
                     _shoot(page, emu.url, tab, args.out)

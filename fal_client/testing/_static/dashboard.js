@@ -313,7 +313,8 @@
         title: job.request_id,
       },
       h("div", { class: "line" }, h("span", { class: "app" }, job.app), right),
-      h("div", { class: "line meta" }, h("span", { class: "mono" }, `${shortId(job.request_id)} · ${job.via}`), h("span", {}, meta)),
+      // Only the queue has a queue: a waiting job's "via" would always say so.
+      h("div", { class: "line meta" }, h("span", { class: "mono" }, job.status === "IN_QUEUE" ? shortId(job.request_id) : `${shortId(job.request_id)} · ${job.via}`), h("span", {}, meta)),
     );
   }
 
