@@ -13,6 +13,11 @@ the exact requirement list, so a changed pin builds a fresh one. Scripts run thr
 ``_official_shim.py``, which rewrites the official client's URL constants to the ``FAL_RUN_URL``,
 ``FAL_QUEUE_URL``, ``FAL_REST_URL`` and ``FAL_CDN_URL`` environment variables (loopback only).
 
+``ensure_official_sdist_tests()`` downloads the official sdist once (it ships the official
+end-to-end tests, ``tests/test_sync_client.py`` and ``tests/test_async_client.py``) and keeps those
+two files under ``benchmarks/.venvs/official-<version>-sdist-tests/`` for
+``tools/run_official_tests.py``.
+
 When pip cannot reach the package index, ``OfficialClientUnavailable`` is raised with pip's own
 words; tests turn exactly that into a skip. Any other failure is a plain ``RuntimeError``.
 """
@@ -170,6 +175,106 @@ def _build_venv(venv: Path, reqs: Sequence[str], *, log: Optional[Union[Path, st
             f"pip install {' '.join(reqs)} failed (exit {proc.returncode}) after "
             f"{time.monotonic() - started:.1f}s:\n{_tail(output)}"
         )
+
+
+#: The official end-to-end test files, as the official sdist ships them under ``tests/``.
+SUITE_FILES = ("test_sync_client.py", "test_async_client.py")
+
+
+def sdist_tests_dir(version: str = OFFICIAL_VERSION) -> Path:
+    """Where the official sdist's end-to-end tests for ``version`` are cached (git-ignored)."""
+    return VENVS_DIR / f"official-{version}-sdist-tests"
+
+
+def ensure_official_sdist_tests(version: str = OFFICIAL_VERSION) -> Path:
+    """Download (once) the official sdist and return a directory holding its two end-to-end
+    test files (``SUITE_FILES``), for ``tools/run_official_tests.py``.
+
+    The sdist comes from ``pip download --no-deps --no-binary :all: fal-client==<version>``;
+    only the two files are taken out of it, and a ``.ready`` marker names the version.
+
+    Raises:
+        OfficialClientUnavailable: pip could not reach the package index.
+        RuntimeError: anything else (the sdist lacks the files, pip failed).
+    """
+    target = sdist_tests_dir(version)
+    marker = target / ".ready"
+    wanted = f"fal-client=={version}"
+
+    def ready() -> bool:
+        return (
+            marker.is_file()
+            and marker.read_text().strip() == wanted
+            and all((target / name).is_file() for name in SUITE_FILES)
+        )
+
+    if ready():
+        return target
+    with _locked(VENVS_DIR / f".official-{version}-sdist.lock"):
+        if ready():
+            return target
+        shutil.rmtree(target, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix="fal-official-sdist-") as download:
+            sdist = _download_sdist(wanted, Path(download))
+            _extract_suite(sdist, target)
+        marker.write_text(wanted + "\n")
+    return target
+
+
+def _download_sdist(requirement: str, directory: Path) -> Path:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--retries",
+        "2",
+        "--timeout",
+        "30",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "-d",
+        str(directory),
+        requirement,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT, env=env)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        if any(marker in output for marker in _NETWORK_MARKERS):
+            raise OfficialClientUnavailable(
+                f"cannot download the {requirement} sdist: the package index is unreachable "
+                f"(pip exited {proc.returncode}):\n{_tail(output)}"
+            )
+        raise RuntimeError(f"pip download {requirement} failed:\n{_tail(output)}")
+    sdists = sorted(directory.glob("*.tar.gz"))
+    if len(sdists) != 1:
+        raise RuntimeError(f"pip download {requirement} left {sdists} instead of one sdist")
+    return sdists[0]
+
+
+def _extract_suite(sdist: Path, target: Path) -> None:
+    import tarfile
+
+    # Only the two files are read out (by name, never extracted by the archive's own paths).
+    found: dict[str, bytes] = {}
+    with tarfile.open(sdist, "r:gz") as archive:
+        for member in archive.getmembers():
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 3 and parts[1] == "tests":
+                if parts[2] in SUITE_FILES:
+                    handle = archive.extractfile(member)
+                    assert handle is not None
+                    found[parts[2]] = handle.read()
+    missing = [name for name in SUITE_FILES if name not in found]
+    if missing:
+        raise RuntimeError(f"{sdist.name} does not ship tests/{', tests/'.join(missing)}")
+    target.mkdir(parents=True, exist_ok=True)
+    for name, data in found.items():
+        (target / name).write_bytes(data)
 
 
 def _tail(text: str, lines: int = 25) -> str:

@@ -81,10 +81,9 @@ def point_official_client_at_env() -> None:
     """Patch the official ``fal_client`` module constants to the ``FAL_*_URL`` base URLs."""
     run_url, queue_url, rest_url, cdn_url = (_base_url(name) for name in _ENV_NAMES)
 
+    import fal_client
     import fal_client.auth as auth
     import fal_client.client as client
-
-    import fal_client
 
     if not hasattr(client, "RUN_URL_FORMAT"):
         raise SystemExit(

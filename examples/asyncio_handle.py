@@ -14,7 +14,7 @@ async def main() -> None:
                 print("log:", line["message"])
         print("result:", await handle.get())
         # Re-attach to the same request later, e.g. from another process:
-        again = client.get_handle("fal-ai/slow", handle.request_id)
+        again = await client.get_handle("fal-ai/slow", handle.request_id)
         print("status now:", await again.status())
 
 

@@ -5,7 +5,13 @@ under asyncio and trio, with a sync API driven through a blocking portal.
 
     import fal_client
     result = fal_client.subscribe("fal-ai/fast-sdxl", {"prompt": "a cat"})
+
+The official package's module paths work too: ``fal_client.client`` and ``fal_client.auth``
+(loaded on first use), and ``fal_client.sync_client``/``fal_client.async_client``, the default
+clients behind the module-level functions (rebuilt when the ``FAL_*`` environment changes).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from . import webhooks
 from ._app_context import set_get_current_app
@@ -31,7 +37,14 @@ from ._errors import (
     UnexpectedResponseError,
     ValidationError,
 )
-from ._lifecycle import StorageACL, StorageACLRule, StorageSettings, UploadOptions
+from ._lifecycle import (
+    ObjectExpiration,
+    StorageACL,
+    StorageACLDecision,
+    StorageACLRule,
+    StorageSettings,
+    UploadOptions,
+)
 from ._module_api import (
     cancel,
     cancel_async,
@@ -92,6 +105,7 @@ __all__ = [
     "MapResults",
     "MissingCredentialsError",
     "NotFoundError",
+    "ObjectExpiration",
     "Priority",
     "Progress",
     "Queued",
@@ -103,6 +117,7 @@ __all__ = [
     "StartTimeoutError",
     "Status",
     "StorageACL",
+    "StorageACLDecision",
     "StorageACLRule",
     "StorageSettings",
     "SubmitNotConfirmedError",
@@ -153,3 +168,30 @@ __all__ = [
     "ws_connect",
     "ws_connect_async",
 ]
+
+if TYPE_CHECKING:
+    from . import auth as auth
+    from . import client as client
+
+    #: The default ``SyncClient`` behind ``fal_client.run`` and the other sync functions.
+    sync_client: SyncClient
+    #: The default ``AsyncClient`` behind ``fal_client.run_async`` and the other async functions.
+    async_client: AsyncClient
+else:
+
+    def __getattr__(name: str) -> Any:
+        # Loaded on first use: most programs never touch the official module paths, and the
+        # default clients must be the ones matching the environment at the time of the call.
+        if name in ("client", "auth"):
+            import importlib
+
+            return importlib.import_module(f"{__name__}.{name}")
+        if name == "sync_client":
+            from ._defaults import default_sync_client
+
+            return default_sync_client()
+        if name == "async_client":
+            from ._defaults import default_async_client
+
+            return default_async_client()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,18 +20,13 @@ from typing import Any, Callable, Optional
 
 import anyio
 
-from ._errors import MissingCredentialsError
+from ._errors import MISSING_CREDENTIALS_MESSAGE, MissingCredentialsError
 
 DEFAULT_AUTH_REFRESH_URL = "https://auth.fal.ai/oauth/token"
 # The public client id of fal's CLI login (a fact of fal's auth service, not a secret).
 _AUTH0_CLIENT_ID = "TwXR51Vz8JbY8GUUMy6EyuVR0fTO7N4N"
 _TOKEN_FILENAME = "auth0_token"
 _EXPIRY_MARGIN_SECONDS = 300
-
-MISSING_CREDENTIALS_MESSAGE = (
-    "No credentials found. Set FAL_KEY (or FAL_KEY_ID/FAL_KEY_SECRET), pass key=..., "
-    "or log in with `fal auth login`."
-)
 
 # A POST of form data to the refresh URL, returning (status, decoded JSON or None).
 RefreshPost = Callable[[str, Mapping[str, str]], Awaitable["tuple[int, Any]"]]

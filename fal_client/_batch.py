@@ -330,7 +330,7 @@ async def run_map(
         else:
             # Submitted by an earlier run: re-attach, never submit again.
             assert entry is not None and entry.request_id is not None
-            handle = client.get_handle(application, entry.request_id)
+            handle = await client.get_handle(application, entry.request_id)
         on_id(handle.request_id)
         if client_timeout is None:
             return await wait_detached(handle, index, key, None, journal_submission=fresh)
@@ -340,7 +340,7 @@ async def run_map(
             client_timeout,
             handle.request_id,
             app=application,
-            message=f"no result within client_timeout={client_timeout:g}s; the job was cancelled",
+            message="no result within client_timeout; the job was cancelled",
         )
 
     async def worker(

@@ -1,36 +1,25 @@
 """Fan-out operations of the clients: ``map``.
 
-Mixins of ``AsyncClient`` and ``SyncClient``; the machinery itself is in ``_batch.py``.
+A mixin of ``AsyncClient`` (``SyncClient``'s is generated); the machinery is in ``_batch.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from . import _validate as check
 from ._batch import MapResults, Progress, run_map
 from ._endpoints import parse_app_id
+from ._headers import fal_headers
 
 if TYPE_CHECKING:
-    from ._client import AnyJSON, AsyncClient, Priority
-    from ._portal import Portal
+    from ._client import AnyJSON, Priority
 
 
 class AsyncBatchAPI:
     """The fan-out operations of ``AsyncClient``."""
-
-    if TYPE_CHECKING:
-
-        def _fal_headers(
-            self,
-            headers: Optional[Mapping[str, str]],
-            *,
-            hint: Optional[str] = None,
-            start_timeout: Optional[float] = None,
-            priority: Optional[str] = None,
-        ) -> dict[str, str]: ...
 
     def map(
         self,
@@ -98,7 +87,7 @@ class AsyncBatchAPI:
             "start_timeout": start_timeout,
             "client_timeout": client_timeout,
         }
-        self._fal_headers(headers, hint=hint, start_timeout=start_timeout, priority=priority)
+        fal_headers(headers, hint=hint, start_timeout=start_timeout, priority=priority)
         check.positive_number("client_timeout", client_timeout)
         return MapResults(
             run_map(
@@ -113,44 +102,3 @@ class AsyncBatchAPI:
                 manifest=manifest,
             )
         )
-
-
-class SyncBatchAPI:
-    """The fan-out operations of ``SyncClient``."""
-
-    _async: AsyncClient
-    _portal: Portal
-
-    def map(
-        self,
-        application: str,
-        inputs: Union[Iterable[AnyJSON], AsyncIterable[AnyJSON]],
-        *,
-        concurrency: int = 16,
-        ordered: bool = True,
-        return_exceptions: bool = False,
-        on_progress: Optional[Callable[[Progress], Any]] = None,
-        path: str = "",
-        hint: Optional[str] = None,
-        priority: Optional[Priority] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        start_timeout: Optional[float] = None,
-        client_timeout: Optional[float] = None,
-        manifest: Union[str, PathLike[str], None] = None,
-    ) -> Iterator[Any]:
-        results = self._async.map(
-            application,
-            inputs,
-            concurrency=concurrency,
-            ordered=ordered,
-            return_exceptions=return_exceptions,
-            on_progress=on_progress,
-            path=path,
-            hint=hint,
-            priority=priority,
-            headers=headers,
-            start_timeout=start_timeout,
-            client_timeout=client_timeout,
-            manifest=manifest,
-        )
-        return self._portal.iterate(lambda: results)

@@ -15,6 +15,7 @@ Cancellation rules (the reason most of the structure below exists):
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import warnings
@@ -24,16 +25,16 @@ from typing import Any, Callable, Literal, Optional, Union
 import anyio
 import anyio.lowlevel
 
-from . import _app_context
 from . import _validate as check
 from ._aclosing import aclosing
 from ._auth import Credentials, resolve_credentials
 from ._autoupload import contains_uploadable, is_uploadable, upload_inputs
 from ._batch_api import AsyncBatchAPI
-from ._endpoints import AppId, Endpoints, parse_app_id
+from ._endpoints import AppId, Endpoints, origin_of, parse_app_id
 from ._errors import (
     FalClientConnectionError,
     FalClientError,
+    FalClientHTTPError,
     FalClientTimeoutError,
     JobFailedError,
     MissingCredentialsError,
@@ -42,11 +43,12 @@ from ._errors import (
     describe_exception,
 )
 from ._files_api import AsyncFilesAPI
+from ._headers import fal_headers, handle_response_headers
 from ._lifecycle import UploadOptions
 from ._realtime_api import AsyncRealtimeAPI
-from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from ._retry import RetryPolicy, default_policy
 from ._sse import SSEDecoder
-from ._status import Completed, Status, parse_status
+from ._status import Completed, InProgress, Status, parse_status
 from ._transport import Timeouts, Transport, validate_json
 from ._upload import CDNTokenCache
 
@@ -58,6 +60,10 @@ OnEnqueue = Callable[[str], Union[Awaitable[None], None]]
 OnQueueUpdate = Callable[[Status], Union[Awaitable[None], None]]
 
 DEFAULT_TIMEOUT = 120.0
+# Deadline of ``run``/``stream`` without ``timeout=``. The official client sends those with no
+# timeout at all, so a direct run of a model that takes minutes works there: this one stays
+# finite, but long enough for any such run (``default_timeout`` bounds each queue request only).
+DEFAULT_RUN_TIMEOUT = 3600.0
 DEFAULT_POLL_INTERVAL = 0.1
 # Polling slows down geometrically from ``interval`` to this cap while a job waits.
 MAX_POLL_INTERVAL = 2.0
@@ -69,17 +75,65 @@ STATUS_STREAM_RECONNECTS = 3
 STATUS_STREAM_DRAIN_SECONDS = 0.5
 # A status stream silent for this long is reconnected (cheap, and survives half-open sockets).
 STATUS_STREAM_IDLE_SECONDS = 30.0
+# An origin that answered "no status stream here" is polled for this long, then tried again.
+STATUS_STREAM_OFF_SECONDS = 300.0
+# Statuses a failed wait may end on that prove the job is not running (it does not exist, is
+# not ours, or was cancelled): giving up then sends no cancel.
+_NOT_RUNNING_STATUSES = frozenset({400, 401, 403, 404, 410, 499})
 
 
-class _MissingCredentials(Credentials):
-    """Stands in when no key was found: the error surfaces at the first request, as in the
-    official client, not when the client object is created."""
+class _LateCredentials(Credentials):
+    """Stands in when no key was found at construction: each request looks again (as the
+    official client does), so setting ``FAL_KEY`` after a ``MissingCredentialsError`` and
+    calling again works. The first credentials found are kept."""
 
-    def __init__(self, error: MissingCredentialsError):
-        self._error = error
+    def __init__(self) -> None:
+        self._found: Optional[Credentials] = None
 
     async def header(self, post: Any) -> str:
-        raise MissingCredentialsError(str(self._error.args[0]))
+        if self._found is None:
+            self._found = resolve_credentials()  # raises MissingCredentialsError
+        return await self._found.header(post)
+
+
+class _StatusStreamSupport:
+    """Which origins have no status stream (they answered 405/501 or not with SSE).
+
+    Per origin and for a while only: one proxy without streams must not turn them off for every
+    other server this client talks to, nor for the rest of the process.
+    """
+
+    def __init__(self) -> None:
+        self._off_until: dict[str, float] = {}
+
+    def usable(self, url: str) -> bool:
+        until = self._off_until.get(origin_of(url))
+        return until is None or anyio.current_time() >= until
+
+    def turn_off(self, url: str) -> None:
+        self._off_until[origin_of(url)] = anyio.current_time() + STATUS_STREAM_OFF_SECONDS
+
+
+class _LogsSoFar:
+    """Every log line of a job exactly once, in order, from statuses that carry either all
+    lines so far (polling; a reconnected stream) or only the new ones (a stream's events: fal's
+    docs do not say which, the JS client concatenates). A list that begins with everything
+    already seen is a full list; anything else is new lines."""
+
+    def __init__(self) -> None:
+        self._lines: list[dict[str, Any]] = []
+
+    def add(self, status: Status) -> Status:
+        """``status`` with ``logs`` replaced by every line so far (unchanged without logs)."""
+        if not isinstance(status, (InProgress, Completed)) or status.logs is None:
+            return status
+        new = status.logs
+        seen = len(self._lines)
+        if len(new) >= seen and new[:seen] == self._lines:
+            self._lines = list(new)
+        else:
+            self._lines.extend(new)
+        return dataclasses.replace(status, logs=list(self._lines))
 
 
 async def _invoke(callback: Optional[Callable[..., Any]], *args: Any) -> None:
@@ -110,7 +164,7 @@ class AsyncRequestHandle:
     """
 
     def __init__(self, client: AsyncClient, app: Union[str, AppId], request_id: str):
-        self._client = client
+        self._owner = client
         self.app_id = app if isinstance(app, AppId) else parse_app_id(app)
         self.request_id = check.request_id(request_id)
         endpoints = client._transport.endpoints
@@ -133,13 +187,26 @@ class AsyncRequestHandle:
     def __repr__(self) -> str:
         return f"AsyncRequestHandle(app={self.app!r}, request_id={self.request_id!r})"
 
+    def __eq__(self, other: object) -> bool:
+        # As the official handles compare: the same request, through the same client.
+        if not isinstance(other, AsyncRequestHandle):
+            return NotImplemented
+        return (
+            self.request_id == other.request_id
+            and self.response_url == other.response_url
+            and self._owner is other._owner
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.request_id, self.response_url, id(self._owner)))
+
     async def status(self, *, with_logs: bool = False) -> Status:
         """Fetch the current status: ``Queued``, ``InProgress`` or ``Completed``.
 
         Args:
             with_logs: include the job's log lines in ``InProgress``/``Completed``.
         """
-        transport = self._client._transport
+        transport = self._owner._transport
         response = await transport.request(
             "GET",
             self.status_url,
@@ -165,8 +232,14 @@ class AsyncRequestHandle:
         return self._iter_events(with_logs, interval)
 
     async def _iter_events(self, with_logs: bool, interval: float) -> AsyncIterator[Status]:
-        client = self._client
-        if client._status_stream_usable:
+        logs = _LogsSoFar()
+        async with aclosing(self._iter_raw_events(with_logs, interval)) as statuses:
+            async for status in statuses:
+                yield logs.add(status)
+
+    async def _iter_raw_events(self, with_logs: bool, interval: float) -> AsyncIterator[Status]:
+        streams = self._owner._status_streams
+        if streams.usable(self.status_url):
             # Consecutive streams that broke before delivering anything; any event resets it.
             reconnects = 0
             while reconnects <= STATUS_STREAM_RECONNECTS:
@@ -179,8 +252,10 @@ class AsyncRequestHandle:
                                 return
                     reconnects += 1  # closed before COMPLETED: reconnect
                 except _StatusStreamUnsupported:
-                    client._status_stream_usable = False
+                    streams.turn_off(self.status_url)
                     break
+                except _StatusStreamNotHere:
+                    break  # poll this wait; its status request says what is wrong
                 except (FalClientConnectionError, ServerError) as exc:
                     reconnects += 1
                     logger.debug(
@@ -196,7 +271,7 @@ class AsyncRequestHandle:
             delay = min(delay * 1.5, max(interval, MAX_POLL_INTERVAL))
 
     async def _stream_statuses(self, with_logs: bool) -> AsyncIterator[Status]:
-        transport = self._client._transport
+        transport = self._owner._transport
         lib = transport.lib
         url = transport.endpoints.status_stream(self.app_id, self.request_id)
         try:
@@ -240,11 +315,13 @@ class AsyncRequestHandle:
                         app=self.app,
                         request_id=self.request_id,
                     ) from exc
-        except FalClientError as exc:
-            status_code = getattr(exc, "status_code", None)
-            if status_code in (404, 405, 501):
-                # No status stream here (an older gateway or a proxy): poll instead.
+        except FalClientHTTPError as exc:
+            if exc.status_code in (405, 501):
+                # No status stream on this server (an older gateway or a proxy): poll instead.
                 raise _StatusStreamUnsupported() from exc
+            if exc.status_code == 404:
+                # Most likely an unknown request id, which says nothing about streams.
+                raise _StatusStreamNotHere() from exc
             raise
 
     async def get(self, *, interval: float = DEFAULT_POLL_INTERVAL) -> AnyJSON:
@@ -271,14 +348,19 @@ class AsyncRequestHandle:
                         completed = status
             assert completed is not None  # _iter_events always ends on Completed
             return await self._fetch_result(completed)
-        except BaseException:
-            # Cancellation, a timeout, Ctrl-C, or a callback raising: the caller gives up.
-            if completed is None:
+        except BaseException as exc:
+            # Cancellation, a timeout, Ctrl-C, or a callback raising: the caller gives up, and
+            # a job that may still run is cancelled. Not when fal just said there is no such
+            # job (or not ours, or cancelled already): a cancel would be for nothing.
+            proves_not_running = (
+                isinstance(exc, FalClientHTTPError) and exc.status_code in _NOT_RUNNING_STATUSES
+            )
+            if completed is None and not proves_not_running:
                 await self._cancel_on_give_up()
             raise
 
     async def _fetch_result(self, completed: Completed) -> AnyJSON:
-        response = await self._client._transport.request(
+        response = await self._owner._transport.request(
             "GET", self.response_url, repeatable=True, app=self.app, request_id=self.request_id
         )
         data = _decode_json(response, app=self.app, request_id=self.request_id)
@@ -301,7 +383,7 @@ class AsyncRequestHandle:
         Raises:
             FalClientHTTPError: fal refused, e.g. 400 when the job already completed.
         """
-        await self._client._transport.request(
+        await self._owner._transport.request(
             "PUT",
             self.cancel_url,
             repeatable=True,
@@ -320,8 +402,65 @@ class AsyncRequestHandle:
                 logger.debug("remote cancel of %s failed: %s", self.request_id, exc)
 
 
+class RefusedPrivateClient:
+    """The official clients' private ``_client`` (their httpx client), refused loudly.
+
+    Some test suites replace it with an httpx client on a mock transport. Here that would be
+    silently ignored while real requests went out, so reading or setting it raises an
+    ``AttributeError`` that says what to do instead.
+    """
+
+    _MESSAGE = (
+        "fal_client clients have no '_client' attribute to replace: pass your own HTTP client "
+        "with AsyncClient(http_client=httpx.AsyncClient(transport=...)) (httpx or httpx2), or "
+        "point the client at a local server with run_url=/queue_url=/rest_url=/cdn_url= (the "
+        "emulator in fal_client.testing speaks fal's protocol); to re-attach to a request, "
+        "use client.get_handle(application, request_id)"
+    )
+
+    def __get__(self, instance: object, owner: Optional[type] = None) -> Any:
+        if instance is None:
+            return self
+        raise AttributeError(self._MESSAGE)
+
+    def __set__(self, instance: object, value: Any) -> None:
+        raise AttributeError(self._MESSAGE)
+
+    @classmethod
+    def guard(cls, instance: object) -> None:
+        """Make ``instance.__dict__["_client"] = ...`` (how harnesses written for the official
+        client inject a transport: its ``_client`` is a cached property stored there) raise
+        too, instead of landing in a dict this descriptor ignores. Ordinary attributes are
+        stored as before (Python writes them without calling ``__setitem__``)."""
+        instance.__dict__ = _GuardedAttributes(instance.__dict__)
+
+
+class _GuardedAttributes(dict):  # type: ignore[type-arg]
+    """A client's attribute dict that refuses a ``_client`` entry."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key == "_client":
+            raise AttributeError(RefusedPrivateClient._MESSAGE)
+        super().__setitem__(key, value)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key == "_client":
+            raise AttributeError(RefusedPrivateClient._MESSAGE)
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key in dict(*args, **kwargs):
+            if key == "_client":
+                raise AttributeError(RefusedPrivateClient._MESSAGE)
+        super().update(*args, **kwargs)
+
+
 class _StatusStreamUnsupported(Exception):
-    """The server has no status stream for this request; poll instead."""
+    """The server has no status stream at all; poll instead."""
+
+
+class _StatusStreamNotHere(Exception):
+    """The status stream of this request answered 404; poll this wait instead."""
 
 
 class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
@@ -329,7 +468,12 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
 
     Args:
         key: the fal API key; defaults to the environment (``FAL_KEY``...), see the docs.
-        default_timeout: the deadline in seconds of ``run``, ``stream`` and each queue request.
+            Kept as ``client.key`` (``None`` when it comes from the environment), as in the
+            official client; never shown in ``repr``.
+        default_timeout: the deadline in seconds of each queue request (submit, status,
+            result, cancel) and each upload request. ``run`` and ``stream`` without
+            ``timeout=`` wait up to an hour (``DEFAULT_RUN_TIMEOUT``): the official client
+            does not bound them at all.
         run_url: base URL of fal.run (default from ``FAL_RUN_URL``, else production).
         queue_url: base URL of the queue (default from ``FAL_QUEUE_URL``, else production).
         rest_url: base URL of the REST API (default from ``FAL_REST_URL``, else production).
@@ -368,6 +512,8 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         auto_upload: bool = False,
     ):
         self.default_timeout = check.required_positive("default_timeout", default_timeout)
+        #: The key given to the constructor (``None`` when read from the environment).
+        self.key = key
         if retry is not None and max_retries is not None:
             raise ValueError("pass either retry= or max_retries=, not both")
         if max_retries is not None:
@@ -380,24 +526,26 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
             queue_url=queue_url or env_endpoints.queue_url,
             rest_url=rest_url or env_endpoints.rest_url,
             cdn_url=cdn_url or env_endpoints.cdn_url,
+            # A run_url= of its own also moves the realtime host with it.
+            realtime_url=None if run_url else env_endpoints.realtime_url,
         )
         credentials: Credentials
         try:
             credentials = resolve_credentials(key)
-        except MissingCredentialsError as exc:
-            credentials = _MissingCredentials(exc)
+        except MissingCredentialsError:
+            # As in the official client, the error surfaces at the first request, not here.
+            credentials = _LateCredentials()
         self._transport = Transport(
             endpoints=endpoints,
             credentials=credentials,
-            retry=retry or DEFAULT_RETRY_POLICY,
+            retry=retry or default_policy(),
             timeouts=Timeouts(connect=connect_timeout, read=self.default_timeout),
             default_headers=check.header_map("headers", headers),
             http_client=http_client,
             http_library=http_library,
             max_connections=max_connections,
         )
-        # Flipped off the first time a server answers that it has no status stream.
-        self._status_stream_usable = True
+        self._status_streams = _StatusStreamSupport()
         if upload_options is not None:
             if not isinstance(upload_options, UploadOptions):
                 raise TypeError(
@@ -409,10 +557,13 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         #: Upload files, bytes and images found in arguments and send their URLs instead.
         self.auto_upload = auto_upload
         self._cdn_tokens = CDNTokenCache()
+        RefusedPrivateClient.guard(self)
 
     def __repr__(self) -> str:
         e = self._transport.endpoints
         return f"AsyncClient(run_url={e.run_url!r}, queue_url={e.queue_url!r})"
+
+    _client = RefusedPrivateClient()
 
     @property
     def endpoints(self) -> Endpoints:
@@ -449,7 +600,8 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
             arguments: the JSON input.
             method: HTTP method (``POST``; ``GET`` sends the arguments as query parameters).
             path: a sub-path of the app.
-            timeout: deadline for the whole call in seconds (default ``default_timeout``).
+            timeout: deadline for the whole call in seconds (default ``DEFAULT_RUN_TIMEOUT``,
+                an hour).
             start_timeout: server-side limit on the time before the app starts (> 1 s).
             hint: a runner hint (``X-Fal-Runner-Hint``).
             headers: extra request headers.
@@ -462,8 +614,8 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         method = method.upper()
         if method not in ("POST", "GET", "PUT", "PATCH", "DELETE"):
             raise ValueError(f"method must be an HTTP method like 'POST', got {method!r}")
-        deadline = check.positive_number("timeout", timeout) or self.default_timeout
-        request_headers = self._fal_headers(headers, hint=hint, start_timeout=start_timeout)
+        deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
+        request_headers = fal_headers(headers, hint=hint, start_timeout=start_timeout)
         content = None
         params = None
         if method == "GET":
@@ -485,14 +637,12 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
                 read_timeout=deadline,
                 app=app.full,
             )
-            _app_context.absorb_response_headers(response.headers)
+            handle_response_headers(response.headers)
             return _decode_json(  # type: ignore[no-any-return]
                 response, app=app.full, request_id=response.headers.get("x-fal-request-id")
             )
         assert scope.cancelled_caught
-        raise FalClientTimeoutError(
-            deadline, app=app.full, message=f"run timed out after {deadline:g}s"
-        )
+        raise FalClientTimeoutError(deadline, app=app.full, message="run() gave up waiting")
 
     def stream(
         self,
@@ -506,15 +656,17 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         """Stream an app's server-sent events; each item is one decoded JSON event.
 
         The last event is usually the final result. ``timeout`` bounds the whole stream
-        (default ``default_timeout``). Leaving the loop early closes the connection.
+        (default ``DEFAULT_RUN_TIMEOUT``, an hour). Leaving the loop early closes the
+        connection. ``path`` is appended to the app id (``stream("owner/app")`` POSTs to
+        ``owner/app/stream``), unless the id's own sub-path already ends with it.
 
         Raises:
             FalClientHTTPError: the app refused the request (checked before any event).
         """
         app = parse_app_id(application)
-        deadline = check.positive_number("timeout", timeout) or self.default_timeout
+        deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
         content = self._check_arguments(arguments)
-        request_headers = self._fal_headers(headers)
+        request_headers = fal_headers(headers)
         request_headers["Accept"] = "text/event-stream"
         return self._stream(app, path, arguments, content, request_headers, deadline)
 
@@ -553,10 +705,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
 
             def timed_out() -> FalClientTimeoutError:
                 return FalClientTimeoutError(
-                    deadline,
-                    request_id,
-                    app=app.full,
-                    message=f"stream timed out after {deadline:g}s",
+                    deadline, request_id, app=app.full, message="stream() gave up waiting"
                 )
 
             try:
@@ -616,7 +765,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         """
         app = parse_app_id(application)
         checked = self._check_arguments(arguments)
-        request_headers = self._fal_headers(
+        request_headers = fal_headers(
             headers, hint=hint, start_timeout=start_timeout, priority=priority
         )
         url = self._transport.endpoints.submit(
@@ -632,7 +781,7 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
                 headers=request_headers,
                 app=app.full,
             )
-        _app_context.absorb_response_headers(response.headers)
+        handle_response_headers(response.headers)
         data = _decode_json(response, app=app.full, request_id=None)
         request_id = data.get("request_id") if isinstance(data, dict) else None
         if not isinstance(request_id, str):
@@ -722,24 +871,27 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
             client_timeout,
             handle.request_id if handle else None,
             app=application,
-            message=f"no result within client_timeout={client_timeout:g}s; the job was cancelled",
+            message="no result within client_timeout; the job was cancelled",
         )
 
-    def get_handle(self, application: str, request_id: str) -> AsyncRequestHandle:
-        """A handle for an existing request of ``application`` (no request is sent)."""
+    async def get_handle(self, application: str, request_id: str) -> AsyncRequestHandle:
+        """A handle for an existing request of ``application`` (no request is sent).
+
+        On ``AsyncClient`` it is awaited, as in the official client.
+        """
         return AsyncRequestHandle(self, application, request_id)
 
     async def status(self, application: str, request_id: str, *, with_logs: bool = False) -> Status:
         """The current status of a queued request."""
-        return await self.get_handle(application, request_id).status(with_logs=with_logs)
+        return await AsyncRequestHandle(self, application, request_id).status(with_logs=with_logs)
 
     async def result(self, application: str, request_id: str) -> AnyJSON:
         """Wait for a queued request to finish and return its result."""
-        return await self.get_handle(application, request_id).get()
+        return await AsyncRequestHandle(self, application, request_id).get()
 
     async def cancel(self, application: str, request_id: str) -> None:
         """Cancel a queued request."""
-        await self.get_handle(application, request_id).cancel()
+        await AsyncRequestHandle(self, application, request_id).cancel()
 
     # --- shared -----------------------------------------------------------------------
     def _check_arguments(self, arguments: Any) -> Optional[bytes]:
@@ -754,26 +906,6 @@ class AsyncClient(AsyncFilesAPI, AsyncBatchAPI, AsyncRealtimeAPI):
         if checked is not None:
             return checked
         return validate_json(await upload_inputs(self, arguments))
-
-    def _fal_headers(
-        self,
-        headers: Optional[Mapping[str, str]],
-        *,
-        hint: Optional[str] = None,
-        start_timeout: Optional[float] = None,
-        priority: Optional[str] = None,
-    ) -> dict[str, str]:
-        out = check.header_map("headers", headers)
-        if _app_context._get_current_app is not None:
-            out.update(_app_context.app_context_headers())
-        if check.optional_str("hint", hint) is not None:
-            out["X-Fal-Runner-Hint"] = hint  # type: ignore[assignment]
-        timeout = check.start_timeout(start_timeout)
-        if timeout is not None:
-            out["X-Fal-Request-Timeout"] = f"{timeout:g}"
-        if check.priority(priority) is not None:
-            out["X-Fal-Queue-Priority"] = priority  # type: ignore[assignment]
-        return out
 
 
 __all__ = ["AnyJSON", "AsyncClient", "AsyncRequestHandle", "Priority"]

@@ -52,6 +52,11 @@ class AppId:
     def __str__(self) -> str:
         return self.full
 
+    @classmethod
+    def from_endpoint_id(cls, endpoint_id: str) -> AppId:
+        """Parse an endpoint id (``parse_app_id``), under the official client's name."""
+        return parse_app_id(endpoint_id)
+
 
 def parse_app_id(app: str) -> AppId:
     """Parse and validate an app id, raising ``ValueError`` naming what is wrong.
@@ -100,42 +105,86 @@ def _parse_app_id(app: str) -> AppId:
 
 
 def join_path(app: AppId, path: str) -> str:
-    """The app's full id with an extra ``path`` (e.g. ``/stream``) appended once, not twice."""
-    full = app.full
+    """The app's full id with an extra ``path`` (e.g. ``/stream``) appended.
+
+    Appended once, not twice: when the id's own sub-path already ends with ``path``
+    (``fal-ai/x/stream`` with ``/stream``), it is not repeated. Only the sub-path counts, never
+    the app's name: ``owner/stream`` with ``/stream`` is ``owner/stream/stream``, as in the
+    official client.
+    """
     suffix = path.strip("/")
-    if not suffix or full.endswith("/" + suffix):
+    full = app.full
+    if not suffix:
+        return full
+    if app.path is not None and (app.path == suffix or app.path.endswith("/" + suffix)):
         return full
     return f"{full}/{suffix}"
 
 
-def _normalise_base(url: str, what: str) -> str:
+def _normalise_base(url: str, what: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    if not isinstance(url, str):
+        raise TypeError(f"{what} must be a URL string, got {type(url).__name__}")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what} must be an http(s) URL like 'https://fal.run', got {url!r}")
+    if parts.scheme not in schemes or not parts.netloc:
+        example = "wss://fal.run" if "wss" in schemes else "https://fal.run"
+        raise ValueError(f"{what} must be a {'/'.join(schemes)} URL like {example!r}, got {url!r}")
     if parts.query or parts.fragment:
         raise ValueError(f"{what} must not carry a query or fragment, got {url!r}")
     return url.rstrip("/")
 
 
+# Base URLs set by assigning the official module's constants (``fal_client.client.QUEUE_URL_FORMAT
+# = ...``), which code written for the official client does to redirect it: field name -> URL.
+# Written only by ``fal_client.client`` (through ``set_legacy_base``), read by ``from_env``.
+_legacy_bases: dict[str, str] = {}
+_LEGACY_FIELDS = ("run_url", "queue_url", "rest_url", "cdn_url", "realtime_url")
+
+
+def set_legacy_base(field: str, url: Optional[str]) -> None:
+    """Make clients created from now on use ``url`` as the base URL ``field`` (``None``: the
+    environment again). Checked at once, so a bad assignment fails where it is written."""
+    if field not in _LEGACY_FIELDS:
+        raise ValueError(f"unknown base URL {field!r}; expected one of {_LEGACY_FIELDS}")
+    if url is None:
+        _legacy_bases.pop(field, None)
+        return
+    schemes = ("ws", "wss") if field == "realtime_url" else ("http", "https")
+    _legacy_bases[field] = _normalise_base(url, field, schemes)
+
+
+def legacy_bases() -> dict[str, str]:
+    """The base URLs set through the official module's constants (a copy)."""
+    return dict(_legacy_bases)
+
+
 @dataclass(frozen=True)
 class Endpoints:
-    """The four fal base URLs. Build with ``Endpoints.from_env()`` or pass your own."""
+    """The fal base URLs. Build with ``Endpoints.from_env()`` or pass your own.
+
+    ``realtime_url`` (``ws``/``wss``) is derived from ``run_url`` unless given.
+    """
 
     run_url: str = DEFAULT_RUN_URL
     queue_url: str = DEFAULT_QUEUE_URL
     rest_url: str = DEFAULT_REST_URL
     cdn_url: str = DEFAULT_CDN_URL
+    realtime_url: Optional[str] = None
 
     def __post_init__(self) -> None:
         for name in ("run_url", "queue_url", "rest_url", "cdn_url"):
             object.__setattr__(self, name, _normalise_base(getattr(self, name), name))
+        if self.realtime_url is not None:
+            url = _normalise_base(self.realtime_url, "realtime_url", ("ws", "wss"))
+            object.__setattr__(self, "realtime_url", url)
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Endpoints:
         """Read ``FAL_RUN_URL``, ``FAL_QUEUE_URL``, ``FAL_REST_URL``, ``FAL_CDN_URL``.
 
         The official client's ``FAL_RUN_HOST`` and ``FAL_QUEUE_RUN_HOST`` (host names, https
-        implied) are honoured when the URL variables are not set.
+        implied) are honoured when the URL variables are not set. A base URL assigned through
+        the official module's constants (``fal_client.client.QUEUE_URL_FORMAT = ...``) comes
+        before all of these.
         """
         env = os.environ if env is None else env
         run_host = env.get("FAL_RUN_HOST")
@@ -145,11 +194,22 @@ class Endpoints:
             f"https://{queue_host}" if queue_host else DEFAULT_QUEUE_URL
         )
         return cls(
-            run_url=run_url,
-            queue_url=queue_url,
-            rest_url=env.get("FAL_REST_URL") or DEFAULT_REST_URL,
-            cdn_url=env.get("FAL_CDN_URL") or DEFAULT_CDN_URL,
+            **{
+                "run_url": run_url,
+                "queue_url": queue_url,
+                "rest_url": env.get("FAL_REST_URL") or DEFAULT_REST_URL,
+                "cdn_url": env.get("FAL_CDN_URL") or DEFAULT_CDN_URL,
+                **_legacy_bases,
+            }
         )
+
+    @property
+    def realtime_base(self) -> str:
+        """Base URL of realtime websockets: ``realtime_url``, else the run URL as ws/wss."""
+        if self.realtime_url is not None:
+            return self.realtime_url
+        scheme, rest = self.run_url.split("://", 1)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
 
     def origins(self) -> frozenset[str]:
         """The origins (scheme://host:port) that may receive the API key."""

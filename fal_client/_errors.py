@@ -66,8 +66,21 @@ def describe_exception(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _context_suffix(app: Optional[str], request_id: Optional[str]) -> str:
+MISSING_CREDENTIALS_MESSAGE = (
+    "No credentials found. Set FAL_KEY (or FAL_KEY_ID/FAL_KEY_SECRET), pass key=..., "
+    "or log in with `fal auth login`."
+)
+
+
+def _context_suffix(
+    app: Optional[str], request_id: Optional[str], status_code: Optional[int] = None
+) -> str:
+    # Context goes AFTER the official client's text, so code that matches on str(e) (for
+    # example `"content_policy_violation" in str(e)`, or a whole-string compare of the
+    # official message) still finds exactly what it looked for.
     parts = []
+    if status_code is not None:
+        parts.append(f"HTTP {status_code}")
     if app:
         parts.append(f"app={app}")
     if request_id:
@@ -84,7 +97,7 @@ class FalClientError(Exception):
     """
 
     def __init__(
-        self, message: str, *, app: Optional[str] = None, request_id: Optional[str] = None
+        self, message: Any = "", *, app: Optional[str] = None, request_id: Optional[str] = None
     ):
         super().__init__(message)
         self.message: Any = message
@@ -92,18 +105,24 @@ class FalClientError(Exception):
         self.request_id = request_id
 
     def __str__(self) -> str:
-        return f"{self.args[0] if self.args else ''}{_context_suffix(self.app, self.request_id)}"
+        return f"{self.message}{_context_suffix(self.app, self.request_id)}"
 
 
 class MissingCredentialsError(FalClientError, ValueError):
-    """No API key was given and none was found in the environment or the fal login file."""
+    """No API key was given and none was found in the environment or the fal login file.
+
+    Builds without arguments, as code written for the official client raises it; the client's
+    own carries ``MISSING_CREDENTIALS_MESSAGE``.
+    """
 
 
 class FalClientTimeoutError(FalClientError, TimeoutError):
     """A client-side deadline (``client_timeout``, ``timeout``) passed before the call finished.
 
     When a queued job was involved it has been cancelled remotely (best effort) before this is
-    raised. ``timeout`` is the deadline in seconds.
+    raised. ``timeout`` is the deadline in seconds, ``request_id`` the job's id when one was
+    created. ``str(e)`` starts with the official client's text ("Request <id> timed out after
+    <timeout> seconds"); ``message`` holds what this client adds (what happened to the job).
     """
 
     def __init__(
@@ -114,8 +133,18 @@ class FalClientTimeoutError(FalClientError, TimeoutError):
         app: Optional[str] = None,
         message: Optional[str] = None,
     ):
-        super().__init__(message or f"timed out after {timeout:g}s", app=app, request_id=request_id)
+        super().__init__(message or "", app=app, request_id=request_id)
         self.timeout = timeout
+
+    def __str__(self) -> str:
+        # The official text, formatted as the official client formats it ({timeout} as given).
+        if self.request_id is None:
+            text = f"Request timed out after {self.timeout} seconds"
+        else:
+            text = f"Request {self.request_id} timed out after {self.timeout} seconds"
+        if self.message:
+            text = f"{text}: {self.message}"
+        return f"{text}{_context_suffix(self.app, None)}"
 
 
 class FalClientConnectionError(FalClientError):
@@ -151,9 +180,15 @@ class UnexpectedResponseError(FalClientError):
 class FalClientHTTPError(FalClientError):
     """fal (or the app) answered with an error status.
 
+    ``message``, ``status_code``, ``response_headers``, ``response`` and ``error_type`` are
+    what the official client puts there, with the same types; ``str(e)`` starts with
+    ``str(message)`` as the official ``str(e)`` is, and adds the status, app and request id.
+
     Attributes:
         status_code: the HTTP status.
-        message: the human-readable message (a string, also for 422 validation errors).
+        message: the body's ``detail`` as sent when the body is a JSON object that has one (for
+            a 422 the list of field errors), else the body's text: the official client's rule.
+        summary: a readable one-line message (field errors joined as ``loc: msg``).
         detail: the body's ``detail`` as sent (string, list of field errors, or ``None``).
         body: the decoded JSON body, or the raw text when it was not JSON.
         error_type: fal's machine-readable error type (body ``error_type`` or ``X-Fal-Error-Type``).
@@ -163,7 +198,7 @@ class FalClientHTTPError(FalClientError):
 
     def __init__(
         self,
-        message: str,
+        message: Any,
         status_code: int,
         response_headers: Optional[Mapping[str, str]] = None,
         response: Any = None,
@@ -183,10 +218,19 @@ class FalClientHTTPError(FalClientError):
         self.detail = detail
         self.body = body
 
+    @property
+    def summary(self) -> str:
+        """A readable one-line message: field errors joined as ``loc: msg``, text as is."""
+        if self.detail is not None:
+            return _message_from_detail(self.detail)
+        return str(self.message) if self.message not in (None, "") else f"HTTP {self.status_code}"
+
     def __str__(self) -> str:
-        return (
-            f"HTTP {self.status_code}: {self.message}{_context_suffix(self.app, self.request_id)}"
-        )
+        # The status is added only when the message is empty (the official str(e) is then
+        # empty too): str(FalClientHTTPError("boom", 500, ...)) stays "boom", as code that
+        # builds its own errors expects.
+        shown = None if self.message not in (None, "") else self.status_code
+        return f"{self.message}{_context_suffix(self.app, self.request_id, shown)}"
 
 
 class AuthenticationError(FalClientHTTPError):
@@ -268,12 +312,9 @@ def error_from_response(
     error_type = (body.get("error_type") if isinstance(body, dict) else None) or lower.get(
         "x-fal-error-type"
     )
-    if detail is not None:
-        message = _message_from_detail(detail)
-    elif isinstance(body, str) and body.strip():
-        message = body.strip()[:500]
-    else:
-        message = f"HTTP {status_code}"
+    # The official client's rule: ``detail`` of a JSON object (even a list, even null), else
+    # the whole text of the body.
+    message: Any = body.get("detail", text) if isinstance(body, dict) else text
     cls: type[FalClientHTTPError]
     if status_code in (401, 403):
         cls = AuthenticationError

@@ -1,13 +1,13 @@
 """File operations of the clients: upload, upload_file, upload_image, download, download_files.
 
-Mixins of ``AsyncClient`` (the engine) and ``SyncClient`` (the same through the portal), kept
-in their own module so the files work has one home. Every argument is checked before anything
-is sent; the checks live in ``_prepare_*`` so both clients share them.
+A mixin of ``AsyncClient`` (the engine), kept in its own module so the files work has one
+home; ``SyncClient`` gets the same operations generated (``tools/gen_sync_api.py``). Every
+argument is checked before anything is sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from os import PathLike
 from pathlib import Path
@@ -20,11 +20,9 @@ from ._download import download, download_all
 from ._encoding import check_content_type, guess_content_type, image_bytes, read_file_checked
 from ._lifecycle import UploadOptions, lifecycle_payload, normalize_repositories
 from ._upload import CDNTokenCache, Lifecycle, UploadRequest, bytes_request, upload
-from ._upload_source import FileSource, ProgressCallback
+from ._upload_source import FileSource
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient
-    from ._portal import Portal
     from ._transport import Transport
 
 T = TypeVar("T")
@@ -272,148 +270,4 @@ class AsyncFilesAPI:
         )
 
 
-class SyncFilesAPI:
-    """The file operations of ``SyncClient``."""
-
-    _async: AsyncClient
-    _portal: Portal
-
-    @property
-    def upload_options(self) -> UploadOptions:
-        """How uploads are cut into parts (shared with the underlying ``AsyncClient``)."""
-        return self._async.upload_options
-
-    @upload_options.setter
-    def upload_options(self, value: UploadOptions) -> None:
-        if not isinstance(value, UploadOptions):
-            raise TypeError(f"upload_options must be an UploadOptions, got {type(value).__name__}")
-        self._async.upload_options = value
-
-    def _with_progress(
-        self,
-        operation: Callable[..., Awaitable[T]],
-        progress: Optional[ProgressCallback],
-        **kwargs: Any,
-    ) -> T:
-        if progress is None:
-            return self._portal.call(partial(operation, **kwargs))
-        _check_progress(progress)
-        callback = progress
-
-        # The callback runs on this (the caller's) thread, in order: safe for progress bars
-        # that are not thread-safe. If it raises, the upload is cancelled and no part completed.
-        async def make(relay: Callable[..., Awaitable[None]]) -> T:
-            async def relayed(sent: int, total: int) -> None:
-                await relay(callback, sent, total)
-
-            return await operation(progress=relayed, **kwargs)
-
-        return self._portal.call_with_callbacks(make)
-
-    def upload(
-        self,
-        data: Union[bytes, str],
-        content_type: str,
-        file_name: Optional[str] = None,
-        *,
-        repository: Optional[str] = None,
-        fallback_repository: Union[str, Iterable[str], None] = None,
-        lifecycle: Optional[Lifecycle] = None,
-        progress: Optional[Callable[[int, int], Any]] = None,
-        multipart_threshold: Optional[int] = None,
-        chunk_size: Optional[int] = None,
-        max_concurrency: Optional[int] = None,
-    ) -> str:
-        return self._with_progress(
-            self._async.upload,
-            progress,
-            data=data,
-            content_type=content_type,
-            file_name=file_name,
-            repository=repository,
-            fallback_repository=fallback_repository,
-            lifecycle=lifecycle,
-            multipart_threshold=multipart_threshold,
-            chunk_size=chunk_size,
-            max_concurrency=max_concurrency,
-        )
-
-    def upload_file(
-        self,
-        path: Union[str, PathLike[str]],
-        *,
-        content_type: Optional[str] = None,
-        file_name: Optional[str] = None,
-        repository: Optional[str] = None,
-        fallback_repository: Union[str, Iterable[str], None] = None,
-        lifecycle: Optional[Lifecycle] = None,
-        progress: Optional[Callable[[int, int], Any]] = None,
-        multipart_threshold: Optional[int] = None,
-        chunk_size: Optional[int] = None,
-        max_concurrency: Optional[int] = None,
-    ) -> str:
-        return self._with_progress(
-            self._async.upload_file,
-            progress,
-            path=path,
-            content_type=content_type,
-            file_name=file_name,
-            repository=repository,
-            fallback_repository=fallback_repository,
-            lifecycle=lifecycle,
-            multipart_threshold=multipart_threshold,
-            chunk_size=chunk_size,
-            max_concurrency=max_concurrency,
-        )
-
-    def upload_image(
-        self,
-        image: Any,
-        format: str = "jpeg",
-        *,
-        repository: Optional[str] = None,
-        fallback_repository: Union[str, Iterable[str], None] = None,
-        lifecycle: Optional[Lifecycle] = None,
-        progress: Optional[Callable[[int, int], Any]] = None,
-    ) -> str:
-        return self._with_progress(
-            self._async.upload_image,
-            progress,
-            image=image,
-            format=format,
-            repository=repository,
-            fallback_repository=fallback_repository,
-            lifecycle=lifecycle,
-        )
-
-    def download(
-        self,
-        url: str,
-        destination: Union[str, PathLike[str]] = ".",
-        *,
-        overwrite: bool = False,
-    ) -> Path:
-        return self._portal.call(
-            partial(self._async.download, url, destination, overwrite=overwrite)
-        )
-
-    def download_files(
-        self,
-        result: Any,
-        directory: Union[str, PathLike[str]] = ".",
-        *,
-        overwrite: bool = False,
-        max_concurrency: int = 4,
-    ) -> dict[str, Path]:
-        return self._portal.call(
-            partial(
-                self._async.download_files,
-                result,
-                directory,
-                overwrite=overwrite,
-                max_concurrency=max_concurrency,
-            )
-        )
-
-
-__all__ = ["AsyncFilesAPI", "SyncFilesAPI"]
+__all__ = ["AsyncFilesAPI"]

@@ -8,13 +8,15 @@ import json
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 __all__ = [
     "DEFAULT_FALLBACK_REPOSITORIES",
     "DEFAULT_REPOSITORY",
     "EXPIRY_ALIASES",
+    "ObjectExpiration",
     "StorageACL",
+    "StorageACLDecision",
     "StorageACLRule",
     "StorageSettings",
     "UploadOptions",
@@ -26,6 +28,11 @@ __all__ = [
 ]
 
 MiB = 1024 * 1024
+
+#: An upload's lifetime: an alias (``"1h"``, ``"never"``...) or a number of seconds.
+ObjectExpiration = Union[Literal["never", "immediate", "1h", "1d", "7d", "30d", "1y"], int]
+#: What a storage ACL rule does with a matching request.
+StorageACLDecision = Literal["hide", "forbid", "allow"]
 
 #: ``expires_in`` aliases, in seconds; ``never`` keeps the backend's default retention.
 #: ``immediate`` is 60 s because fal's backends read 0 as "no expiry".

@@ -1,6 +1,6 @@
 """Realtime operations of the clients (websocket sessions): ``realtime`` and ``ws_connect``.
 
-Mixins of ``AsyncClient`` and ``SyncClient``. The sessions themselves live in ``_realtime.py``.
+A mixin of ``AsyncClient`` (``SyncClient``'s is generated). The sessions live in ``_realtime.py``.
 """
 
 from __future__ import annotations
@@ -10,13 +10,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 from ._realtime import (
     AsyncRealtimeConnection,
     AsyncWebSocketConnection,
-    RealtimeConnection,
-    WebSocketConnection,
 )
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient
-    from ._portal import Portal
     from ._transport import Transport
 
 
@@ -108,51 +104,3 @@ class AsyncRealtimeAPI:
             max_buffering=max_buffering,
             token_expiration=token_expiration,
         )
-
-
-class SyncRealtimeAPI:
-    """The realtime operations of ``SyncClient``."""
-
-    _async: AsyncClient
-    _portal: Portal
-
-    def realtime(
-        self,
-        application: str,
-        *,
-        use_jwt: bool = True,
-        path: str = "/realtime",
-        max_buffering: Optional[int] = None,
-        token_expiration: int = 120,
-        encode_message: Optional[Callable[[Any], Union[bytes, str]]] = None,
-        decode_message: Optional[Callable[[bytes], Any]] = None,
-    ) -> RealtimeConnection:
-        # The docstring is AsyncClient.realtime's (shared by _sync._share_docstrings).
-        session = self._async.realtime(
-            application,
-            use_jwt=use_jwt,
-            path=path,
-            max_buffering=max_buffering,
-            token_expiration=token_expiration,
-            encode_message=encode_message,
-            decode_message=decode_message,
-        )
-        return RealtimeConnection(session, self._portal)
-
-    def ws_connect(
-        self,
-        application: str,
-        *,
-        use_jwt: bool = True,
-        path: str = "",
-        max_buffering: Optional[int] = None,
-        token_expiration: int = 120,
-    ) -> WebSocketConnection:
-        session = self._async.ws_connect(
-            application,
-            use_jwt=use_jwt,
-            path=path,
-            max_buffering=max_buffering,
-            token_expiration=token_expiration,
-        )
-        return WebSocketConnection(session, self._portal)

@@ -121,13 +121,11 @@ def websocket_url(
 ) -> str:
     """``ws[s]://<run host>/<app>[/<path>]?fal_jwt_token=...&max_buffering=N``.
 
-    The run URL's scheme maps http -> ws and https -> wss. ``path`` is appended once: an app id
-    that already ends with it (``fal-ai/x/realtime``) is not given a second ``/realtime``.
+    The base is ``endpoints.realtime_url`` when set, else the run URL with its scheme mapped
+    http -> ws and https -> wss. ``path`` is appended once: an app id whose sub-path already
+    ends with it (``fal-ai/x/realtime``) is not given a second ``/realtime``.
     """
-    run_url = endpoints.run_url
-    scheme, rest = run_url.split("://", 1)
-    ws_scheme = "wss" if scheme == "https" else "ws"
-    url = f"{ws_scheme}://{rest}/{join_path(app, path)}"
+    url = f"{endpoints.realtime_base}/{join_path(app, path)}"
     query: dict[str, str] = {}
     if token:
         query["fal_jwt_token"] = token

@@ -24,8 +24,8 @@ import email.utils
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
 
@@ -126,3 +126,30 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
+
+# Fields of the default policy set by assigning the official module's constants
+# (``fal_client.client.MAX_ATTEMPTS = 2``, as test suites written for it do). Written only by
+# ``fal_client.client`` through ``set_legacy_default``; read by ``default_policy``.
+_legacy_defaults: dict[str, Any] = {}
+
+
+def set_legacy_default(field_name: str, value: Any) -> None:
+    """Clients created from now on without ``retry=`` use ``value`` for ``field_name``
+    (``None``: the built-in default again). Checked at once, by building the policy."""
+    if value is None:
+        _legacy_defaults.pop(field_name, None)
+        return
+    replace(DEFAULT_RETRY_POLICY, **{**_legacy_defaults, field_name: value})
+    _legacy_defaults[field_name] = value
+
+
+def default_policy() -> RetryPolicy:
+    """The policy of a client created without ``retry=``/``max_retries=``."""
+    if not _legacy_defaults:
+        return DEFAULT_RETRY_POLICY
+    return replace(DEFAULT_RETRY_POLICY, **_legacy_defaults)
+
+
+def legacy_defaults() -> dict[str, Any]:
+    """The fields set through the official module's constants (a copy)."""
+    return dict(_legacy_defaults)

@@ -172,8 +172,12 @@ class Transport:
         # The key goes only to fal's own origins, and never to signed upload URLs (which the
         # caller marks authorize=False, since the emulator serves them on a fal origin).
         if authorize and self.endpoints.is_fal_url(url):
-            headers["Authorization"] = await self._credentials.header(self._refresh_post)
+            headers["Authorization"] = await self.authorization()
         return headers
+
+    async def authorization(self) -> str:
+        """The ``Authorization`` value fal's origins get (a login token refreshed first)."""
+        return await self._credentials.header(self._refresh_post)
 
     async def _refresh_post(self, url: str, form: Mapping[str, str]) -> tuple[int, Any]:
         client = await self._client()

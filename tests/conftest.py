@@ -192,7 +192,8 @@ class Driver:
             return list(value) if op == "iter_events" else value
 
         async def run(client: fal_client.AsyncClient) -> Any:
-            value = getattr(client.get_handle(app, request_id), op)(*args, **kwargs)
+            handle = await client.get_handle(app, request_id)
+            value = getattr(handle, op)(*args, **kwargs)
             if op == "iter_events":
                 return [item async for item in value]
             return await value

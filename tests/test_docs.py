@@ -56,8 +56,8 @@ def _section_text(page: str, anchor: str) -> str:
 @pytest.mark.timeout(200)
 @pytest.mark.parametrize("cls", [fal_client.SyncClient, fal_client.SyncRequestHandle])
 def test_sync_reference_shows_shared_docstrings(site: Path, cls: type) -> None:
-    # The sync methods have their docstrings only at run time (copied from the async namesakes);
-    # the griffe extension in docs/ must put that text on the page, not a bare signature.
+    # The sync methods' docstrings are generated from the async namesakes (tools/gen_sync_api.py):
+    # the page must show that text, not a bare signature.
     page = (site / "api" / "index.html").read_text(encoding="utf-8")
     missing = []
     for name in dir(cls):

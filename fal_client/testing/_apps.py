@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from . import _docstrings as docstrings
+from ._inputs import decode_data_url
 from ._records import AppInfo
 
 #: App kinds, as listed by ``GET /__emulator/apps``.
@@ -21,6 +22,7 @@ REALTIME = "realtime"
 AppFunction = Callable[..., Any]
 LogSink = Callable[[Dict[str, str]], None]
 FileSaver = Callable[[bytes, str, Optional[str]], str]
+FileLoader = Callable[[str], bytes]
 
 _LOG_LEVELS = frozenset({"STDERR", "STDOUT", "ERROR", "INFO", "WARN", "DEBUG"})
 
@@ -136,6 +138,13 @@ def app_info(spec: AppSpec) -> AppInfo:
     )
 
 
+def _read_data_url_only(url: str) -> bytes:
+    # A context built outside an emulator (an app's own unit test) has no CDN to read from.
+    if url[:5].lower() != "data:":
+        raise ValueError("this AppContext has no emulator CDN; only data: URLs can be read")
+    return decode_data_url(url)[1]
+
+
 def log_entry(message: str, level: str) -> Dict[str, str]:
     """A log line shaped like fal's status logs (``source`` is always ``USER``)."""
     return {
@@ -167,6 +176,7 @@ class AppContext:
         headers: Mapping[str, str],
         log_sink: LogSink,
         file_saver: FileSaver,
+        file_loader: Optional[FileLoader] = None,
     ) -> None:
         self.request_id = request_id
         self.app = app
@@ -175,6 +185,7 @@ class AppContext:
         self.state: Dict[str, Any] = {}
         self._log_sink = log_sink
         self._file_saver = file_saver
+        self._file_loader = file_loader if file_loader is not None else _read_data_url_only
 
     def log(self, message: str, level: str = "INFO") -> None:
         """Add a line to this request's logs (served by status calls with ``logs=1``).
@@ -203,6 +214,21 @@ class AppContext:
         a worker thread for big ones.
         """
         return self._file_saver(bytes(data), content_type, file_name)
+
+    def read_file(self, url: str) -> bytes:
+        """The bytes an input URL points to, as a fal app downloads its ``image_url``.
+
+        Reads a ``data:`` URL (``fal_client.encode_image`` makes them) or a file on this
+        emulator's CDN (what uploads and apps' outputs return), whole, into memory. It never
+        fetches anything from the network. Thread-safe; like :meth:`save_file` it reads from
+        disk, so call it from a worker thread for big files.
+
+        Raises:
+            ValueError: for any other URL, a malformed data URL, or a file the CDN does not (or
+                no longer) hold; the message says which. Apps usually turn it into fal's 422
+                ``file_download_error``.
+        """
+        return self._file_loader(url)
 
     def __repr__(self) -> str:
         return f"<AppContext app={self.app!r} request_id={self.request_id!r}>"

@@ -6,7 +6,7 @@ import hashlib
 import io
 import random
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Sequence, Tuple
 
 import anyio
 
@@ -27,6 +27,8 @@ _IMAGE_SIZES: Dict[str, Tuple[int, int]] = {
     "landscape_16_9": (256, 144),
 }
 _MAX_SIDE = 512
+# image-to-image keeps the input's size; inputs beyond 4096 x 4096 are refused as too large.
+_MAX_INPUT_PIXELS = 4096 * 4096
 
 
 def _image_size(raw: Any) -> Tuple[int, int]:
@@ -97,26 +99,18 @@ def _seed_for(prompt: str, seed: Optional[int]) -> int:
     return int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:4], "big")
 
 
-def fast_sdxl(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
-    """``fal-ai/fast-sdxl``: draws the prompt into PNGs stored on the emulator's CDN.
+def _missing(field: str) -> AppError:
+    return AppError(422, [{"loc": ["body", field], "msg": "Field required", "type": "missing"}])
 
-    Inputs:
-        prompt: the text to draw (required).
-        image_size: ``square_hd`` (default), ``square``, ``portrait_4_3``, ``portrait_16_9``,
-            ``landscape_4_3``, ``landscape_16_9``, or ``{"width": w, "height": h}`` (at most 512).
-        num_images: how many, 1 to 8 (default 1).
-        seed: an integer for reproducible pictures (default: from the prompt).
 
-    Example:
-        {"prompt": "a lighthouse at dawn", "image_size": "square"}
-    """
+def _required_prompt(arguments: Dict[str, Any]) -> str:
     prompt = arguments.get("prompt")
     if not isinstance(prompt, str) or not prompt:
-        raise AppError(
-            422,
-            [{"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}],
-        )
-    width, height = _image_size(arguments.get("image_size"))
+        raise _missing("prompt")
+    return prompt
+
+
+def _image_count(arguments: Dict[str, Any]) -> int:
     count = arguments.get("num_images", 1)
     if not isinstance(count, int) or not 1 <= count <= 8:
         raise AppError(
@@ -130,20 +124,159 @@ def fast_sdxl(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
                 }
             ],
         )
-    seed = _seed_for(prompt, arguments.get("seed"))
-    started = time.perf_counter()
+    return count
+
+
+def _image_output(
+    pngs: Sequence[bytes],
+    width: int,
+    height: int,
+    seed: int,
+    prompt: str,
+    started: float,
+    ctx: AppContext,
+) -> Dict[str, Any]:
     images = []
-    for index in range(count):
-        png = _draw_png(prompt, width, height, seed + index)
+    for index, png in enumerate(pngs):
         url = ctx.save_file(png, content_type="image/png", file_name=f"image-{index}.png")
         images.append({"url": url, "width": width, "height": height, "content_type": "image/png"})
     return {
         "images": images,
         "timings": {"inference": time.perf_counter() - started},
         "seed": seed,
-        "has_nsfw_concepts": [False] * count,
+        "has_nsfw_concepts": [False] * len(pngs),
         "prompt": prompt,
     }
+
+
+def _text_to_image(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+    prompt = _required_prompt(arguments)
+    width, height = _image_size(arguments.get("image_size"))
+    count = _image_count(arguments)
+    seed = _seed_for(prompt, arguments.get("seed"))
+    started = time.perf_counter()
+    pngs = [_draw_png(prompt, width, height, seed + index) for index in range(count)]
+    return _image_output(pngs, width, height, seed, prompt, started, ctx)
+
+
+def _file_error(field: str, kind: str, message: str, url: str) -> AppError:
+    return AppError(
+        422,
+        [
+            {
+                "loc": ["body", field],
+                "msg": message,
+                "type": kind,
+                "url": f"https://docs.fal.ai/errors#{kind}",
+                # A data URL can be megabytes: fal's errors echo the input, this keeps it short.
+                "input": url if len(url) <= 200 else url[:200] + "...",
+            }
+        ],
+    )
+
+
+def _load_input_image(arguments: Dict[str, Any], ctx: AppContext, field: str) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    url = arguments.get(field)
+    if not isinstance(url, str) or not url:
+        raise _missing(field)
+    try:
+        data = ctx.read_file(url)
+    except ValueError as exc:
+        raise _file_error(
+            field, "file_download_error", f"Failed to download the file: {exc}", url
+        ) from None
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > _MAX_INPUT_PIXELS:
+            raise AppError(
+                422,
+                [
+                    {
+                        "loc": ["body", field],
+                        "msg": f"Image too large: at most {_MAX_INPUT_PIXELS} pixels",
+                        "type": "image_too_large",
+                        "url": "https://docs.fal.ai/errors#image_too_large",
+                        "ctx": {"max_pixels": _MAX_INPUT_PIXELS},
+                    }
+                ],
+            )
+        return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise _file_error(
+            field, "image_load_error", "Failed to load the image: not a supported image", url
+        ) from None
+
+
+def _strength(arguments: Dict[str, Any]) -> float:
+    strength = arguments.get("strength", 0.95)
+    if (
+        isinstance(strength, bool)
+        or not isinstance(strength, (int, float))
+        or not 0.05 <= strength <= 1
+    ):
+        raise AppError(
+            422,
+            [
+                {
+                    "loc": ["body", "strength"],
+                    "msg": "Input should be between 0.05 and 1",
+                    "type": "value_error",
+                    "input": strength,
+                }
+            ],
+        )
+    return float(strength)
+
+
+def _image_to_image(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+    from PIL import Image
+
+    source = _load_input_image(arguments, ctx, "image_url")
+    prompt = _required_prompt(arguments)
+    strength = _strength(arguments)
+    count = _image_count(arguments)
+    seed = _seed_for(prompt, arguments.get("seed"))
+    width, height = source.size
+    started = time.perf_counter()
+    pngs = []
+    for index in range(count):
+        drawn = Image.open(io.BytesIO(_draw_png(prompt, width, height, seed + index)))
+        # strength 1 ignores the input image, as in SDXL's img2img; lower keeps more of it.
+        blended = Image.blend(source, drawn.convert("RGB"), strength)
+        buffer = io.BytesIO()
+        blended.save(buffer, format="PNG", compress_level=1)
+        pngs.append(buffer.getvalue())
+    return _image_output(pngs, width, height, seed, prompt, started, ctx)
+
+
+def fast_sdxl(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+    """``fal-ai/fast-sdxl``: draws the prompt into PNGs stored on the emulator's CDN.
+
+    The text-to-image endpoint takes ``prompt``, ``image_size``, ``num_images`` and ``seed``.
+    ``fal-ai/fast-sdxl/image-to-image`` also takes ``image_url`` (a data URL or a file on the
+    emulator's CDN) and ``strength``, and returns images of the input image's size. Every
+    output echoes the ``seed`` used. Other endpoints answer 404.
+
+    Inputs:
+        prompt: the text to draw (required).
+        image_size: ``square_hd`` (default), ``square``, ``portrait_4_3``, ``portrait_16_9``,
+            ``landscape_4_3``, ``landscape_16_9``, or ``{"width": w, "height": h}``.
+        num_images: how many, 1 to 8 (default 1).
+        seed: an integer for reproducible pictures (default: from the prompt).
+        image_url: ``/image-to-image`` only (required there): a data URL or a CDN file.
+        strength: ``/image-to-image`` only: 0.05 to 1 (default 0.95).
+
+    Example:
+        {"prompt": "a lighthouse at dawn", "image_size": "square"}
+    """
+    if ctx.path is None:
+        return _text_to_image(arguments, ctx)
+    if ctx.path == "image-to-image":
+        return _image_to_image(arguments, ctx)
+    raise AppError(404, "Not Found")
 
 
 async def text_streamer(
@@ -169,6 +302,66 @@ async def text_streamer(
         output = f"{output} {word}".strip()
         yield {"token": word, "index": index, "output": output, "done": False}
     yield {"output": output, "tokens": len(words), "done": True}
+
+
+_LLM_DEFAULT_MODEL = "google/gemini-flash-1.5"
+_JOKES = (
+    "Why did the GPU stay calm? It had plenty of cores to lean on.",
+    "I told my model a joke about latency. It is still thinking about it.",
+    "Why do diffusion models make bad poker players? They always denoise their hand.",
+)
+
+
+def _llm_text(prompt: str, model: str) -> str:
+    digest = int.from_bytes(hashlib.sha256(f"{model}|{prompt}".encode()).digest()[:4], "big")
+    if "joke" in prompt.lower():
+        return _JOKES[digest % len(_JOKES)]
+    return f"This is the fal emulator's {model} answering: {prompt}"
+
+
+async def any_llm(arguments: Dict[str, Any], ctx: AppContext) -> AsyncIterator[Dict[str, Any]]:
+    """``fal-ai/any-llm``: a canned, deterministic answer to ``prompt`` (a short joke when the
+    prompt asks for one), streamed as fal's LLM apps stream: each event carries the ``output``
+    so far with ``partial: true``, and the last one the whole output with ``partial: false``
+    (which is also the result of a plain run or a queued request). ``model`` is any
+    ``owner/name`` id (default ``google/gemini-flash-1.5``); ``system_prompt`` and ``reasoning``
+    are accepted.
+
+    Inputs:
+        prompt: what to answer (required).
+        model: any ``owner/name`` id (default ``google/gemini-flash-1.5``).
+        system_prompt: accepted, not used.
+        reasoning: true adds a ``reasoning`` line to the last event.
+
+    Example:
+        {"prompt": "tell me a joke", "model": "google/gemini-flash-1.5"}
+    """
+    prompt = _required_prompt(arguments)
+    model = arguments.get("model", _LLM_DEFAULT_MODEL)
+    if not isinstance(model, str) or "/" not in model.strip("/"):
+        raise AppError(
+            422,
+            [
+                {
+                    "loc": ["body", "model"],
+                    "msg": "Input should be a model id like 'google/gemini-flash-1.5'",
+                    "type": "value_error",
+                    "input": model,
+                }
+            ],
+        )
+    reasoning = bool(arguments.get("reasoning", False))
+    text = _llm_text(prompt, model)
+    output = ""
+    for word in text.split():
+        output = f"{output} {word}".strip()
+        yield {"output": output, "partial": True, "error": None, "reasoning": None}
+    yield {
+        "output": text,
+        "partial": False,
+        "error": None,
+        "reasoning": f"The prompt was {len(prompt)} characters long." if reasoning else None,
+    }
 
 
 async def echo(arguments: Dict[str, Any], ctx: AppContext) -> Any:
@@ -242,6 +435,7 @@ def register_builtin_apps(emulator: Emulator) -> None:
     """Register the ``fal-ai/...`` demo apps on ``emulator``."""
     emulator.add_app("fal-ai/fast-sdxl", fast_sdxl, workers=4)
     emulator.add_app("fal-ai/text-streamer", text_streamer, workers=4)
+    emulator.add_app("fal-ai/any-llm", any_llm, workers=4)
     emulator.add_app("fal-ai/echo", echo, workers=4)
     emulator.add_app("fal-ai/slow", slow, workers=4)
     emulator.add_app("fal-ai/fail", fail, workers=4)

@@ -57,6 +57,11 @@ def _stop_running_emulators() -> None:
         emulator.stop()
 
 
+def _check_stream_logs(mode: str) -> None:
+    if mode not in ("new", "all"):
+        raise ValueError(f"stream_logs must be 'new' or 'all', got {mode!r}")
+
+
 class Emulator:
     """A local, fal-compatible server: fal.run, queue.fal.run, rest.fal.ai and the CDN on one
     loopback port, serving apps that are plain Python functions.
@@ -91,6 +96,9 @@ class Emulator:
         builtin_apps: register the ``fal-ai/...`` demo apps.
         legacy_storage: ``"accept"`` or ``"reject"`` the legacy ``storage_type=gcs`` initiate
             (production reportedly answers 400 "Invalid storage type").
+        stream_logs: what each status-stream event's ``logs`` holds: ``"new"`` (the lines
+            since the previous event) or ``"all"`` (every line so far). fal's docs do not say
+            which fal sends, so a client must handle both. Settable at any time.
         webhook_max_attempts: delivery attempts per webhook before giving up.
         webhook_backoff: seconds before the first retry (doubling each time).
         webhook_timeout: per-attempt timeout of a webhook POST.
@@ -112,6 +120,7 @@ class Emulator:
         builtin_apps: bool = True,
         *,
         legacy_storage: str = "accept",
+        stream_logs: str = "new",
         webhook_max_attempts: int = 5,
         webhook_backoff: float = 0.1,
         webhook_timeout: float = 15.0,
@@ -122,6 +131,7 @@ class Emulator:
             raise ValueError("workers_per_app must be at least 1")
         if legacy_storage not in ("accept", "reject"):
             raise ValueError("legacy_storage must be 'accept' or 'reject'")
+        _check_stream_logs(stream_logs)
         config = EmulatorConfig(
             key=key,
             workers_per_app=workers_per_app,
@@ -129,6 +139,7 @@ class Emulator:
             job_ttl=job_ttl,
             file_ttl=file_ttl,
             legacy_storage=legacy_storage,
+            stream_logs=stream_logs,
             webhook_max_attempts=webhook_max_attempts,
             webhook_backoff=webhook_backoff,
             webhook_timeout=webhook_timeout,
@@ -435,6 +446,17 @@ class Emulator:
         if mode not in ("accept", "reject"):
             raise ValueError("legacy_storage must be 'accept' or 'reject'")
         self._state.config.legacy_storage = mode
+
+    @property
+    def stream_logs(self) -> str:
+        """``"new"`` or ``"all"``: which log lines each status-stream event carries (the lines
+        since the previous event, or every line so far). Settable at any time."""
+        return self._state.config.stream_logs
+
+    @stream_logs.setter
+    def stream_logs(self, mode: str) -> None:
+        _check_stream_logs(mode)
+        self._state.config.stream_logs = mode
 
     @property
     def webhook_public_key(self) -> bytes:

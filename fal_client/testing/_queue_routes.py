@@ -102,7 +102,8 @@ async def status(ex: Exchange, route: Route) -> Optional[Response]:
 async def status_stream(ex: Exchange, route: Route) -> Optional[Response]:
     """``GET .../requests/{id}/status/stream``: SSE, one status per change, COMPLETED last.
 
-    Each event carries only the log lines that are new since the previous event.
+    Each event carries the log lines that are new since the previous event, or every line so
+    far when the emulator's ``stream_logs`` is ``"all"``.
     """
     job = _find_job(ex, route)
     if job is None:
@@ -125,13 +126,14 @@ async def status_stream(ex: Exchange, route: Route) -> Optional[Response]:
                 changed = job.changed()
                 position = runner.position(job)
                 with state.lock:
-                    logs = job.logs[logs_sent:] if with_logs else None
-                    key = (job.status, position, len(job.logs) if with_logs else 0)
+                    upto = len(job.logs)
+                    start = 0 if state.config.stream_logs == "all" else logs_sent
+                    logs = job.logs[start:upto] if with_logs else None
+                    key = (job.status, position, upto if with_logs else 0)
                     body = status_body(job, base_url, position, logs=logs)
                 if key != last_key:
                     last_key = key
-                    if logs:
-                        logs_sent += len(logs)
+                    logs_sent = upto
                     yield sse_event(body)
                 if job.status == COMPLETED:
                     return

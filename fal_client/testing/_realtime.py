@@ -145,6 +145,7 @@ class _Session:
             headers=dict(ws.headers.items()),
             log_sink=lambda entry: None,
             file_saver=state.file_saver(base_url, app=spec.name, request_id=stream.request_id),
+            file_loader=state.file_loader(base_url),
         )
 
     async def run(self) -> None:

@@ -139,6 +139,7 @@ class JobRunner:
             headers=job.headers,
             log_sink=state.job_log_sink(job),
             file_saver=state.file_saver(job.base_url, app=job.spec.name, request_id=job.request_id),
+            file_loader=state.file_loader(job.base_url),
         )
         try:
             with anyio.CancelScope() as scope:
@@ -151,6 +152,11 @@ class JobRunner:
         finally:
             job.scope = None
             queue.release()
+            if response is None or response.error_type == "request_cancelled":
+                # Also when a /stream client went away and the app's next send failed before
+                # the route's cancel() got to it: the job was cancelled either way.
+                with state.lock:
+                    job.cancelled = True
             self._complete(job, response if response is not None else cancelled())
             self._dispatch(queue)
 

@@ -22,6 +22,7 @@ import anyio.lowlevel
 from ._app_ids import EndpointPath
 from ._apps import AppSpec
 from ._faults import FaultSet
+from ._inputs import cdn_file_id, decode_data_url
 from ._jobs import IN_QUEUE, Job, JobTable
 from ._records import JobInfo, RequestRecord, StreamInfo
 from ._scheduler import AppQueue
@@ -70,6 +71,7 @@ class EmulatorConfig:
     job_ttl: float
     file_ttl: float
     legacy_storage: str
+    stream_logs: str
     webhook_max_attempts: int
     webhook_backoff: float
     webhook_timeout: float
@@ -329,6 +331,33 @@ class EmulatorState:
             return base_url + stored.url_path
 
         return save
+
+    def file_loader(self, base_url: str) -> Callable[[str], bytes]:
+        """A thread-safe callable reading an input URL an app was given: a ``data:`` URL, or a
+        file on this emulator's CDN as addressed at ``base_url`` or at the emulator's own URL.
+
+        It raises ValueError, saying why, for any other URL (nothing is fetched from the
+        network) and for a file that is not (or no longer) held.
+        """
+
+        def load(url: str) -> bytes:
+            if url[:5].lower() == "data:":
+                return decode_data_url(url)[1]
+            file_id = cdn_file_id(url, (base_url, self.base_url))
+            if file_id is None:
+                raise ValueError(
+                    "the emulator reads only data: URLs and files on its own CDN "
+                    f"({self.base_url or base_url}/cdn/files/...)"
+                )
+            stored = self.files.get(file_id)
+            if stored is None:
+                raise ValueError("no such file on the emulator's CDN (or it expired)")
+            try:
+                return stored.read_bytes()
+            except FileNotFoundError:  # expired and deleted while being read
+                raise ValueError("the file expired while it was being read") from None
+
+        return load
 
     # --- recording ------------------------------------------------------------------------------
 

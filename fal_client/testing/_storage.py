@@ -163,6 +163,10 @@ class StoredFile:
                 self.known_sha256 = hash_files(self.segments)
             return self.known_sha256
 
+    def read_bytes(self) -> bytes:
+        """The whole content, read from disk into memory."""
+        return b"".join(segment.read_bytes() for segment in self.segments)
+
     def delete(self) -> None:
         """Remove its content from disk."""
         for segment in self.segments:

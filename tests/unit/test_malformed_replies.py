@@ -85,7 +85,7 @@ async def test_a_malformed_status_stream_event_is_skipped_not_fatal() -> None:
         return httpx.Response(200, json={"ok": 1})
 
     client = client_for(handler)
-    statuses = [s async for s in client.get_handle("me/app", "r1").iter_events()]
+    statuses = [s async for s in (await client.get_handle("me/app", "r1")).iter_events()]
     assert [type(s).__name__ for s in statuses] == ["InProgress", "Completed"]
     assert await client.result("me/app", "r1") == {"ok": 1}
 

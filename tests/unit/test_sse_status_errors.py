@@ -93,7 +93,9 @@ def test_validation_error_keeps_structured_detail_and_readable_message() -> None
     err = error_from_response(422, {}, json.dumps({"detail": detail}).encode())
     assert isinstance(err, fal_client.ValidationError)
     assert err.detail == detail
-    assert err.message == "prompt: field required"
+    assert err.message == detail  # the official client's message: the list itself
+    assert err.summary == "prompt: field required"
+    assert str(err).startswith(str(detail))
     assert err.field_errors == detail
 
 
