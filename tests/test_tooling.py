@@ -23,6 +23,13 @@ def test_generated_sync_api_is_up_to_date() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+def test_generated_emulator_docs_are_up_to_date() -> None:
+    # docs/emulator.md's built-in apps and control API tables come from the app registry and
+    # the endpoint table: an app or endpoint added without regenerating them fails here.
+    proc = run(sys.executable, "tools/gen_emulator_docs.py", "--check")
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.timeout(300)
 def test_mypy_strict_is_clean() -> None:
     if shutil.which("mypy") is None and run(sys.executable, "-m", "mypy", "--version").returncode:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Mapping, Optional
 
+from . import _docstrings as docstrings
 from ._inputs import decode_data_url
+from ._records import AppInfo
 
 #: App kinds, as listed by ``GET /__emulator/apps``.
 PLAIN = "plain"
@@ -23,6 +28,15 @@ _LOG_LEVELS = frozenset({"STDERR", "STDOUT", "ERROR", "INFO", "WARN", "DEBUG"})
 
 
 @dataclass(frozen=True)
+class AppDoc:
+    """What an app function's docstring says about it (see :func:`parse_app_doc`)."""
+
+    description: str = ""
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    example: Any = None
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """A registered app: its function, how it is called and how many jobs it runs at once."""
 
@@ -32,6 +46,53 @@ class AppSpec:
     workers: int
     is_async: bool
     is_generator: bool
+    doc: AppDoc = field(default_factory=AppDoc)
+
+
+# "``fal-ai/echo``: returns ..." starts the built-in apps' docstrings: the name is shown anyway.
+_NAME_PREFIX = re.compile(r"^``[^`]+``:\s*")
+
+
+def parse_app_doc(doc: Optional[str]) -> AppDoc:
+    """Read an app function's docstring: its first paragraph is the description, an
+    ``Inputs:`` section lists the input fields (``name: what it is``, one per line, continued
+    on further-indented lines) and an ``Example:`` section holds one JSON input::
+
+        \"\"\"Draws the prompt into a PNG.
+
+        Inputs:
+            prompt: the text to draw (required).
+            seed: makes the picture reproducible.
+
+        Example:
+            {"prompt": "a lighthouse at dawn"}
+        \"\"\"
+
+    Anything else in the docstring (an ``Args:`` section, say) is ignored; an ``Example`` that
+    is not valid JSON is dropped.
+    """
+    description = _NAME_PREFIX.sub("", docstrings.summary(doc))
+    if description:
+        description = description[0].upper() + description[1:]
+    example: Any = None
+    text = docstrings.block(doc, "Example")
+    if text:
+        try:
+            example = json.loads(text)
+        except ValueError:
+            example = None
+    inputs = docstrings.entries(doc, "Inputs")
+    return AppDoc(
+        description=docstrings.markdown_code(description),
+        inputs={name: docstrings.markdown_code(text) for name, text in inputs.items()},
+        example=example,
+    )
+
+
+def _function_doc(fn: AppFunction) -> Optional[str]:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.getdoc(fn)
 
 
 def make_app_spec(name: str, fn: AppFunction, *, workers: int, realtime: bool) -> AppSpec:
@@ -61,6 +122,19 @@ def make_app_spec(name: str, fn: AppFunction, *, workers: int, realtime: bool) -
         workers=workers,
         is_async=is_async,
         is_generator=is_async_gen or is_sync_gen,
+        doc=parse_app_doc(_function_doc(fn)),
+    )
+
+
+def app_info(spec: AppSpec) -> AppInfo:
+    """The public snapshot of a registered app."""
+    return AppInfo(
+        name=spec.name,
+        kind=spec.kind,
+        workers=spec.workers,
+        description=spec.doc.description,
+        inputs=dict(spec.doc.inputs),
+        example=spec.doc.example,
     )
 
 

@@ -26,7 +26,7 @@ from ._app_ids import EndpointPath, parse_queue_request_path, split_endpoint, st
 from ._exchange import BadRequest, Exchange, detail_response, json_response, new_request_id
 from ._faults import FaultRule
 from ._inspect_routes import PREFIX as INSPECTION_PREFIX
-from ._inspect_routes import serve_inspection
+from ._inspect_routes import serve_inspection, serve_root
 from ._realtime import serve_realtime
 from ._routing import AUTH_CDN, AUTH_KEY, AUTH_PUBLIC, Handler, Route
 from ._runner import JobRunner
@@ -47,8 +47,12 @@ class EmulatorASGI:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            if scope["path"].startswith(INSPECTION_PREFIX):
+            path = scope["path"]
+            if path.startswith(INSPECTION_PREFIX) or path == INSPECTION_PREFIX.rstrip("/"):
                 await serve_inspection(self._emulator, scope, receive, send)
+            elif path in ("/", "/favicon.ico"):
+                # Where a browser lands; not fal requests, so not recorded.
+                await serve_root(self._emulator, scope, receive, send)
             else:
                 await self._serve_http(scope, receive, send)
         elif kind == "websocket":
@@ -66,13 +70,16 @@ class EmulatorASGI:
         ex = Exchange(self._state, self._runner, scope, receive, send)
         self._state.record_request(ex.entry)
         try:
-            response = await self._handle(ex)
-        except BadRequest as exc:
-            response = exc.response
-        except ClientDisconnect:
-            return  # gone while its request was read (after an injected delay): nobody to answer
-        if response is not None and not ex.responded:
-            await ex.respond(response)
+            try:
+                response = await self._handle(ex)
+            except BadRequest as exc:
+                response = exc.response
+            except ClientDisconnect:
+                return  # gone while its request was read (after an injected delay)
+            if response is not None and not ex.responded:
+                await ex.respond(response)
+        finally:
+            self._state.finish_request(ex.entry)
 
     async def _handle(self, ex: Exchange) -> Optional[Response]:
         route = classify(self._state, ex.method, ex.path)
@@ -215,7 +222,12 @@ def classify(state: EmulatorState, method: str, path: str) -> Union[Route, Respo
         return _classify_rest(method, path, segments)
     if service == "cdn":
         return _classify_cdn(method, path, segments)
-    return _not_found(path)
+    return detail_response(
+        404,
+        f"Not found: {path}. This fal emulator serves /run, /queue, /rest and /cdn; "
+        "GET /__emulator/ lists its control API, and /__emulator/ui is its dashboard.",
+        request_id=new_request_id(),
+    )
 
 
 def _app_route(

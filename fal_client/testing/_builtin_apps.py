@@ -259,6 +259,18 @@ def fast_sdxl(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
     ``fal-ai/fast-sdxl/image-to-image`` also takes ``image_url`` (a data URL or a file on the
     emulator's CDN) and ``strength``, and returns images of the input image's size. Every
     output echoes the ``seed`` used. Other endpoints answer 404.
+
+    Inputs:
+        prompt: the text to draw (required).
+        image_size: ``square_hd`` (default), ``square``, ``portrait_4_3``, ``portrait_16_9``,
+            ``landscape_4_3``, ``landscape_16_9``, or ``{"width": w, "height": h}``.
+        num_images: how many, 1 to 8 (default 1).
+        seed: an integer for reproducible pictures (default: from the prompt).
+        image_url: ``/image-to-image`` only (required there): a data URL or a CDN file.
+        strength: ``/image-to-image`` only: 0.05 to 1 (default 0.95).
+
+    Example:
+        {"prompt": "a lighthouse at dawn", "image_size": "square"}
     """
     if ctx.path is None:
         return _text_to_image(arguments, ctx)
@@ -271,7 +283,15 @@ async def text_streamer(
     arguments: Dict[str, Any], ctx: AppContext
 ) -> AsyncIterator[Dict[str, Any]]:
     """``fal-ai/text-streamer``: streams the words of ``text`` (or ``prompt``) one by one;
-    ``delay`` seconds between words. The last event is the complete output."""
+    ``delay`` seconds between words. The last event is the complete output.
+
+    Inputs:
+        text: the words to stream (or ``prompt``; default a greeting).
+        delay: seconds between words (default 0).
+
+    Example:
+        {"text": "streamed one word at a time", "delay": 0.2}
+    """
     text = arguments.get("text") or arguments.get("prompt") or "Hello from the fal emulator!"
     delay = float(arguments.get("delay", 0.0))
     words = str(text).split()
@@ -305,7 +325,17 @@ async def any_llm(arguments: Dict[str, Any], ctx: AppContext) -> AsyncIterator[D
     so far with ``partial: true``, and the last one the whole output with ``partial: false``
     (which is also the result of a plain run or a queued request). ``model`` is any
     ``owner/name`` id (default ``google/gemini-flash-1.5``); ``system_prompt`` and ``reasoning``
-    are accepted."""
+    are accepted.
+
+    Inputs:
+        prompt: what to answer (required).
+        model: any ``owner/name`` id (default ``google/gemini-flash-1.5``).
+        system_prompt: accepted, not used.
+        reasoning: true adds a ``reasoning`` line to the last event.
+
+    Example:
+        {"prompt": "tell me a joke", "model": "google/gemini-flash-1.5"}
+    """
     prompt = _required_prompt(arguments)
     model = arguments.get("model", _LLM_DEFAULT_MODEL)
     if not isinstance(model, str) or "/" not in model.strip("/"):
@@ -335,12 +365,26 @@ async def any_llm(arguments: Dict[str, Any], ctx: AppContext) -> AsyncIterator[D
 
 
 async def echo(arguments: Dict[str, Any], ctx: AppContext) -> Any:
-    """``fal-ai/echo``: returns its arguments."""
+    """``fal-ai/echo``: returns its arguments.
+
+    Inputs:
+        any: every field comes back as it was sent.
+
+    Example:
+        {"hello": "world"}
+    """
     return arguments
 
 
 async def slow(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
-    """``fal-ai/slow``: sleeps ``seconds`` (default 1) in ten steps, logging progress."""
+    """``fal-ai/slow``: sleeps ``seconds`` (default 1) in ten steps, logging progress.
+
+    Inputs:
+        seconds: how long the job runs (default 1).
+
+    Example:
+        {"seconds": 5}
+    """
     seconds = float(arguments.get("seconds", 1))
     steps = 10
     for step in range(1, steps + 1):
@@ -350,7 +394,15 @@ async def slow(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
 
 
 async def fail(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
-    """``fal-ai/fail``: always fails with a 422 validation error, like a bad input would."""
+    """``fal-ai/fail``: always fails with a 422 validation error, like a bad input would.
+
+    Inputs:
+        message: the error's ``msg`` (default "This app always fails").
+        prompt: echoed as the error's ``input``.
+
+    Example:
+        {"message": "prompt is too long"}
+    """
     ctx.log("validating input", level="ERROR")
     raise AppError(
         422,
@@ -367,7 +419,11 @@ async def fail(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
 
 
 async def realtime_echo(message: Any, ctx: AppContext) -> Dict[str, Any]:
-    """``fal-ai/realtime-echo``: echoes each message, with a per-connection counter."""
+    """``fal-ai/realtime-echo``: echoes each message, with a per-connection counter.
+
+    Inputs:
+        any: each realtime message comes back with a ``counter`` field added.
+    """
     counter = ctx.state.get("counter", 0) + 1
     ctx.state["counter"] = counter
     reply = dict(message) if isinstance(message, dict) else {"message": message}

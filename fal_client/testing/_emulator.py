@@ -19,7 +19,7 @@ from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal
 
 from ._app_ids import normalize_app_name
-from ._apps import AppFunction, make_app_spec
+from ._apps import AppFunction, app_info, make_app_spec
 from ._asgi import EmulatorASGI
 from ._faults import FaultHandle, make_rule
 from ._gate import Gate
@@ -27,7 +27,7 @@ from ._jobs import COMPLETED, STATUS_RANK, Job
 from ._records import AppInfo, FileInfo, JobInfo, RequestRecord, StreamInfo, WebhookDelivery
 from ._runner import JobRunner
 from ._server import EmulatorServer, bind_socket, make_config, make_protocols
-from ._state import EmulatorConfig, EmulatorState, StreamEntry
+from ._state import APPS_CHANGED, EmulatorConfig, EmulatorState, StreamEntry
 from ._watch import ChangeFeed
 from ._webhooks import Delivery
 
@@ -212,6 +212,7 @@ class Emulator:
             queue = state.queues.get(normalized)
             if queue is not None:
                 queue.workers = spec.workers
+            state.feed.publish(APPS_CHANGED)
 
         state.run_in_loop(install)
 
@@ -219,7 +220,7 @@ class Emulator:
         """The registered apps, by name."""
         with self._state.lock:
             specs = sorted(self._state.apps.values(), key=lambda spec: spec.name)
-        return [AppInfo(spec.name, spec.kind, spec.workers) for spec in specs]
+        return [app_info(spec) for spec in specs]
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -348,8 +349,8 @@ class Emulator:
                         state.stopping = True
                         work.cancel_scope.cancel()
                     self._cancel_streams()
-                    for delay in list(state.delays):
-                        delay.cancel()
+                    for scope in [*state.delays, *state.control_streams]:
+                        scope.cancel()
                     server.request_exit()
         finally:
             state.task_group = None
@@ -542,13 +543,13 @@ class Emulator:
             if change is None:
                 if request_id is not None:
                     job = state.jobs.get(request_id)
-                    return job.info() if job is not None and matches(job) else None
+                    return state.job_info(job) if job is not None and matches(job) else None
                 for job in state.jobs:
                     if matches(job):
-                        return job.info()
+                        return state.job_info(job)
                 return None
             if isinstance(change, Job) and matches(change):
-                return change.info()
+                return state.job_info(change)
             return None
 
         target = f"job {request_id}" if request_id else f"any job of {app_name or 'any app'}"
@@ -670,8 +671,9 @@ class Emulator:
         self, condition: Callable[[], bool], *, timeout: float = 10.0, describe: str = ""
     ) -> None:
         """Block until ``condition()`` is true; it is re-checked after every change the emulator
-        makes (jobs, streams, webhooks, connections, a request entering an injected delay), on
-        the emulator's thread, so it must be quick and must not block. For conditions the
+        makes (jobs and their logs, streams, webhooks, connections, requests arriving, entering
+        an injected delay and finishing, faults, files, apps), on the emulator's thread (or the
+        thread that made the change), so it must be quick and must not block. For conditions the
         dedicated waits do not cover, e.g.::
 
             emu.wait_until(lambda: emu.streams()[0].events_received >= 6)
@@ -704,14 +706,15 @@ class Emulator:
 
     def jobs(self) -> List[JobInfo]:
         """Every known job (queue, run and stream requests), oldest first."""
-        with self._state.lock:
-            return [job.info() for job in self._state.jobs]
+        state = self._state
+        with state.lock:
+            return [state.job_info(job) for job in state.jobs]
 
     def job(self, request_id: str) -> Optional[JobInfo]:
         """One job's snapshot, or None if unknown (or expired)."""
         with self._state.lock:
             job = self._state.jobs.get(request_id)
-            return job.info() if job is not None else None
+            return self._state.job_info(job) if job is not None else None
 
     def job_logs(self, request_id: str) -> List[Dict[str, str]]:
         """The log lines a job's app wrote so far."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from ._app_ids import normalize_app_name
 
@@ -32,6 +33,21 @@ KINDS: FrozenSet[str] = frozenset(
         "part_fail",
     }
 )
+
+#: What each kind does, and its parameters (shown by the control API and the dashboard).
+KIND_DESCRIPTIONS: Dict[str, str] = {
+    "ingress_502": "The ingress answers 502 (an nginx HTML page, no request id).",
+    "ingress_503": "The ingress answers 503 (an nginx HTML page, no request id).",
+    "ingress_504": "The ingress answers 504 (an nginx HTML page, no request id).",
+    "rate_limit": "429 Rate limit exceeded; `retry_after` (seconds) sets `Retry-After`.",
+    "status_500": "500 Internal Server Error, with a request id.",
+    "http_status": "Any status: `status_code` (default 500), `detail`, `headers`.",
+    "latency": "Delays the request by `seconds` (default 0.1), then serves it normally.",
+    "reset_before": "Resets the TCP connection instead of answering.",
+    "reset_after_submit": "Queues the job, then resets the connection (the id is lost).",
+    "sse_cut": "Cuts a stream after `after_events` events (default 1).",
+    "part_fail": "Fails a multipart upload part with a 500.",
+}
 
 #: Every operation a fault can be limited to.
 OPERATIONS: FrozenSet[str] = frozenset(
@@ -81,6 +97,7 @@ class FaultRule:
     seed: Optional[int]
     params: Dict[str, Any]
     applied: int = 0
+    created_at: float = field(default_factory=time.time)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     @property
@@ -119,6 +136,7 @@ class FaultRule:
             "params": dict(self.params),
             "applied": self.applied,
             "remaining": self.remaining,
+            "created_at": self.created_at,
         }
 
 
@@ -185,28 +203,40 @@ NO_FAULT = FaultChoice()
 
 
 class FaultSet:
-    """The active rules, in the order they were added. Thread-safe."""
+    """The active rules, in the order they were added. Thread-safe.
 
-    def __init__(self) -> None:
+    Args:
+        on_change: called (outside the set's lock) after a rule was added, removed or fired.
+    """
+
+    def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
         self._lock = threading.Lock()
         self._rules: List[FaultRule] = []
+        self._on_change = on_change
 
     def add(self, rule: FaultRule) -> None:
         """Activate ``rule``."""
         with self._lock:
             self._rules.append(rule)
+        self._on_change()
 
     def remove(self, rule_id: int) -> bool:
         """Deactivate one rule; False if it was not active."""
         with self._lock:
             before = len(self._rules)
             self._rules = [rule for rule in self._rules if rule.id != rule_id]
-            return len(self._rules) != before
+            removed = len(self._rules) != before
+        if removed:
+            self._on_change()
+        return removed
 
     def clear(self) -> None:
         """Deactivate every rule."""
         with self._lock:
+            had_rules = bool(self._rules)
             self._rules = []
+        if had_rules:
+            self._on_change()
 
     def rules(self) -> List[FaultRule]:
         """The active rules."""
@@ -231,6 +261,7 @@ class FaultSet:
                         chosen = rule
         if chosen is None and not delay:
             return NO_FAULT
+        self._on_change()  # a count went down
         return FaultChoice(delay, chosen)
 
 

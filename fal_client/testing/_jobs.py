@@ -11,6 +11,7 @@ import anyio
 from ._apps import AppSpec
 from ._records import JobInfo
 from ._responses import StoredResponse
+from ._sequence import next_seq
 
 IN_QUEUE = "IN_QUEUE"
 IN_PROGRESS = "IN_PROGRESS"
@@ -46,6 +47,7 @@ class Job:
         "response",
         "root",
         "scope",
+        "seq",
         "sink",
         "spec",
         "start_timeout",
@@ -74,6 +76,7 @@ class Job:
         webhook_url: Optional[str] = None,
     ) -> None:
         self.request_id = request_id
+        self.seq = next_seq()
         self.spec = spec
         self.root = root
         self.path = path
@@ -108,6 +111,11 @@ class Job:
         return self.spec.name
 
     @property
+    def status_code(self) -> Optional[int]:
+        """The HTTP status of its result, once completed."""
+        return self.response.status_code if self.response is not None else None
+
+    @property
     def endpoint(self) -> str:
         """The full endpoint id the client addressed (root plus sub-path)."""
         return f"{self.root}/{self.path}" if self.path else self.root
@@ -124,8 +132,8 @@ class Job:
             self._changed.set()
             self._changed = None
 
-    def info(self) -> JobInfo:
-        """An immutable snapshot."""
+    def info(self, queue_position: Optional[int] = None) -> JobInfo:
+        """An immutable snapshot (``queue_position`` is the scheduler's to tell)."""
         response = self.response
         return JobInfo(
             request_id=self.request_id,
@@ -143,6 +151,7 @@ class Job:
             hint=self.hint,
             start_timeout=self.start_timeout,
             webhook_url=self.webhook_url,
+            queue_position=queue_position if self.status == IN_QUEUE else None,
         )
 
 

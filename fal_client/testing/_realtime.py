@@ -70,6 +70,14 @@ async def serve_realtime(state: EmulatorState, scope: Scope, receive: Receive, s
     )
     entry.operation = "realtime"
     state.record_request(entry)
+    try:
+        await _serve_session(state, ws, entry)
+    finally:
+        state.finish_request(entry)
+
+
+async def _serve_session(state: EmulatorState, ws: WebSocket, entry: RequestEntry) -> None:
+    scope = ws.scope
 
     async def deny(response: Response) -> None:
         entry.status_code = response.status_code
@@ -136,7 +144,7 @@ class _Session:
             path=sub_path,
             headers=dict(ws.headers.items()),
             log_sink=lambda entry: None,
-            file_saver=state.file_saver(base_url),
+            file_saver=state.file_saver(base_url, app=spec.name, request_id=stream.request_id),
             file_loader=state.file_loader(base_url),
         )
 

@@ -37,6 +37,8 @@ class JobInfo(_AsDict):
         hint: the ``X-Fal-Runner-Hint`` it was submitted with, if any.
         start_timeout: the ``X-Fal-Request-Timeout`` in seconds, if any.
         webhook_url: the ``fal_webhook`` it was submitted with, if any.
+        queue_position: how many queued jobs of its app run before it (0 = next), while it is
+            ``IN_QUEUE``; None otherwise.
     """
 
     request_id: str
@@ -54,6 +56,7 @@ class JobInfo(_AsDict):
     hint: Optional[str] = None
     start_timeout: Optional[float] = None
     webhook_url: Optional[str] = None
+    queue_position: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class RequestRecord(_AsDict):
         request_id: the fal request id it created or addressed, if any.
         fault: the injected fault kind applied to it, if any.
         timestamp: wall-clock arrival time.
+        duration: seconds from arrival until the response was complete (for a stream or a
+            realtime session, until it ended), or None while it is in progress.
     """
 
     method: str
@@ -89,6 +94,7 @@ class RequestRecord(_AsDict):
     request_id: Optional[str] = None
     fault: Optional[str] = None
     timestamp: float = 0.0
+    duration: Optional[float] = None
 
     def as_dict(self) -> Dict[str, Any]:
         """This record as a JSON-ready dict."""
@@ -112,6 +118,9 @@ class FileInfo(_AsDict):
         source: how it got there: ``"cdn"`` (CDN v3 upload), ``"cdn-multipart"``, ``"signed"``
             (REST initiate + PUT), ``"signed-multipart"`` or ``"app"`` (written by an app).
         created_at: wall-clock time it was stored.
+        file_id: its id on the CDN (the URL segment before the file name).
+        app: the app that wrote it, for ``source="app"``; None for uploads.
+        request_id: the request whose app wrote it, for ``source="app"``.
     """
 
     url: str
@@ -122,6 +131,9 @@ class FileInfo(_AsDict):
     lifecycle: Optional[Mapping[str, Any]] = None
     source: str = "cdn"
     created_at: float = 0.0
+    file_id: str = ""
+    app: Optional[str] = None
+    request_id: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,8 @@ class WebhookDelivery(_AsDict):
         headers: the ``X-Fal-Webhook-*`` headers it was signed with.
         delivered: True once a 2xx answer arrived.
         finished: True once no more attempts will be made.
+        app: the app whose job it reports.
+        created_at: wall-clock time the job completed and the delivery began.
     """
 
     url: str
@@ -149,6 +163,8 @@ class WebhookDelivery(_AsDict):
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
     delivered: bool = False
     finished: bool = False
+    app: str = ""
+    created_at: float = 0.0
 
     def as_dict(self) -> Dict[str, Any]:
         """This record as a JSON-ready dict."""
@@ -171,6 +187,8 @@ class StreamInfo(_AsDict):
         kind: ``"stream"``, ``"status_stream"`` or ``"realtime"``.
         events_received: realtime only: how many input frames were read.
         events_dropped: realtime only: inputs discarded unprocessed by ``max_buffering``.
+        opened_at: wall-clock time the stream (or session) began.
+        closed_at: wall-clock time it ended, or None while it is open.
     """
 
     app: str
@@ -181,6 +199,8 @@ class StreamInfo(_AsDict):
     kind: str = "stream"
     events_received: int = 0
     events_dropped: int = 0
+    opened_at: float = 0.0
+    closed_at: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -191,8 +211,20 @@ class AppInfo(_AsDict):
         name: the app id it is served at, e.g. ``"fal-ai/echo"``.
         kind: ``"plain"``, ``"streaming"`` (an async or sync generator) or ``"realtime"``.
         workers: how many of its requests run at once.
+        description: the first paragraph of the app function's docstring.
+        inputs: the input fields its docstring lists under ``Inputs:``, name to description.
+        example: the JSON input its docstring gives under ``Example:``, if any.
     """
 
     name: str
     kind: str
     workers: int
+    description: str = ""
+    inputs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    example: Any = None
+
+    def as_dict(self) -> Dict[str, Any]:
+        """This record as a JSON-ready dict."""
+        result = dataclasses.asdict(self)
+        result["inputs"] = dict(self.inputs)
+        return result

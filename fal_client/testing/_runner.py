@@ -138,7 +138,7 @@ class JobRunner:
             path=job.path,
             headers=job.headers,
             log_sink=state.job_log_sink(job),
-            file_saver=state.file_saver(job.base_url),
+            file_saver=state.file_saver(job.base_url, app=job.spec.name, request_id=job.request_id),
             file_loader=state.file_loader(job.base_url),
         )
         try:
@@ -200,7 +200,11 @@ class JobRunner:
         assert job.webhook_url is not None
         body = webhook_body(job.request_id, response)
         delivery = Delivery(
-            job.webhook_url, job.request_id, body, state.signer.headers(job.request_id, body)
+            job.webhook_url,
+            job.request_id,
+            body,
+            state.signer.headers(job.request_id, body),
+            app=job.spec.name,
         )
         with state.lock:
             state.webhooks[job.request_id] = delivery

@@ -25,6 +25,27 @@ def export_lines(emulator: Emulator) -> list[str]:
     return [f"export {name}={value}" for name, value in emulator.env.items()]
 
 
+def banner_lines(emulator: Emulator) -> list[str]:
+    """What a started standalone emulator prints before the ``export`` lines: where it listens,
+    its dashboard and control API, and its apps (from the registry) with their inputs. Every
+    line is a shell comment, so the whole output can be pasted into a shell."""
+    url = emulator.url
+    lines = [
+        f"# fal emulator listening on {url} (Ctrl-C to stop)",
+        f"# dashboard:   {url}/__emulator/ui",
+        f"# control API: {url}/__emulator/  (reference: {url}/__emulator/docs)",
+        "# apps (inputs in parentheses; details: GET /__emulator/apps):",
+    ]
+    apps = emulator.apps()
+    width = max((len(app.name) for app in apps), default=0)
+    for app in apps:
+        description = app.description.replace("`", "")
+        first_sentence = description.split(". ")[0].rstrip(".")
+        inputs = f" ({', '.join(app.inputs)})" if app.inputs else ""
+        lines.append(f"#   {app.name:<{width}}  {app.kind:<9}  {first_sentence}{inputs}")
+    return lines
+
+
 def serve_forever(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -35,8 +56,9 @@ def serve_forever(
 ) -> None:
     """Serve an emulator (with the built-in ``fal-ai/...`` apps) until interrupted.
 
-    Prints ``export FAL_KEY=... FAL_RUN_URL=...`` lines (to ``out``, default stdout) once it
-    listens, then blocks until Ctrl-C (KeyboardInterrupt), and stops cleanly.
+    Once it listens it prints (to ``out``, default stdout) a banner naming its dashboard, its
+    control API and its apps, then ``export FAL_KEY=... FAL_RUN_URL=...`` lines; it blocks until
+    Ctrl-C (KeyboardInterrupt), and stops cleanly.
 
     Args:
         host: the address to listen on.
@@ -57,8 +79,7 @@ def serve_forever(
     emulator = Emulator(key=key or DEFAULT_KEY, host=host, port=port)
     stopped = threading.Event()
     with emulator:
-        print(f"# fal emulator listening on {emulator.url} (Ctrl-C to stop)", file=stream)
-        for line in export_lines(emulator):
+        for line in [*banner_lines(emulator), *export_lines(emulator)]:
             print(line, file=stream)
         stream.flush()
         try:

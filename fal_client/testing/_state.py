@@ -23,9 +23,10 @@ from ._app_ids import EndpointPath
 from ._apps import AppSpec
 from ._faults import FaultSet
 from ._inputs import cdn_file_id, decode_data_url
-from ._jobs import Job, JobTable
-from ._records import RequestRecord, StreamInfo
+from ._jobs import IN_QUEUE, Job, JobTable
+from ._records import JobInfo, RequestRecord, StreamInfo
 from ._scheduler import AppQueue
+from ._sequence import next_seq
 from ._storage import FileStore
 from ._tokens import TokenAuthority
 from ._watch import ChangeFeed
@@ -37,8 +38,27 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: Published to the change feed when the TTL sweep deleted files.
-FILES_EXPIRED = object()
+
+class Change:
+    """A change published to the feed that is not an object of its own (files, faults, apps)."""
+
+    __slots__ = ("topic",)
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    def __repr__(self) -> str:
+        return f"<Change {self.topic}>"
+
+
+#: Published when a file was stored, or the TTL sweep deleted files.
+FILES_CHANGED = Change("files")
+#: Published when a fault was added, removed or fired.
+FAULTS_CHANGED = Change("faults")
+#: Published when an app was registered.
+APPS_CHANGED = Change("apps")
+#: Published when everything but the apps was forgotten.
+RESET = Change("reset")
 
 
 @dataclass
@@ -65,6 +85,7 @@ class RequestEntry:
     __slots__ = (
         "app",
         "authorized",
+        "duration",
         "fault",
         "method",
         "operation",
@@ -72,6 +93,8 @@ class RequestEntry:
         "query",
         "raw_headers",
         "request_id",
+        "seq",
+        "started_monotonic",
         "status_code",
         "timestamp",
     )
@@ -90,6 +113,14 @@ class RequestEntry:
         self.request_id: Optional[str] = None
         self.fault: Optional[str] = None
         self.timestamp = time.time()
+        self.started_monotonic = time.monotonic()
+        self.duration: Optional[float] = None
+        self.seq = next_seq()
+
+    def finish(self) -> None:
+        """Note that the response is complete (or the connection was dropped)."""
+        if self.duration is None:
+            self.duration = time.monotonic() - self.started_monotonic
 
     def record(self) -> RequestRecord:
         """An immutable snapshot, with the Authorization value redacted."""
@@ -112,6 +143,7 @@ class RequestEntry:
             request_id=self.request_id,
             fault=self.fault,
             timestamp=self.timestamp,
+            duration=self.duration,
         )
 
 
@@ -121,13 +153,16 @@ class StreamEntry:
     __slots__ = (
         "app",
         "client_disconnected",
+        "closed_at",
         "events_dropped",
         "events_received",
         "events_sent",
         "finished",
         "kind",
+        "opened_at",
         "request_id",
         "scope",
+        "seq",
     )
 
     def __init__(self, app: str, request_id: str, kind: str) -> None:
@@ -140,6 +175,9 @@ class StreamEntry:
         self.client_disconnected = False
         self.finished = False
         self.scope: Optional[anyio.CancelScope] = None
+        self.opened_at = time.time()
+        self.closed_at: Optional[float] = None
+        self.seq = next_seq()
 
     def info(self) -> StreamInfo:
         """An immutable snapshot."""
@@ -152,6 +190,8 @@ class StreamEntry:
             kind=self.kind,
             events_received=self.events_received,
             events_dropped=self.events_dropped,
+            opened_at=self.opened_at,
+            closed_at=self.closed_at,
         )
 
 
@@ -165,14 +205,18 @@ class EmulatorState:
         self.apps: Dict[str, AppSpec] = {}
         self.queues: Dict[str, AppQueue[Job]] = {}
         self.jobs = JobTable()
-        self.files = FileStore(storage_dir, config.file_ttl)
-        self.faults = FaultSet()
+        self.files = FileStore(
+            storage_dir, config.file_ttl, on_change=lambda: self.feed.publish(FILES_CHANGED)
+        )
+        self.faults = FaultSet(on_change=lambda: self.feed.publish(FAULTS_CHANGED))
         self.requests: Deque[RequestEntry] = deque(maxlen=config.max_recorded_requests)
         self.webhooks: Dict[str, Delivery] = {}
         self.streams: Deque[StreamEntry] = deque(maxlen=1000)
         self.open_streams: set[StreamEntry] = set()
         # Injected latency delays in progress (touched only on the emulator's loop).
         self.delays: set[anyio.CancelScope] = set()
+        # Open control streams (the dashboard's change events); stop() ends them at once.
+        self.control_streams: set[anyio.CancelScope] = set()
         self.tokens = TokenAuthority()
         self.signer = WebhookSigner()
         # How many status streams watch queue positions (they need a nudge when the queue moves).
@@ -234,6 +278,14 @@ class EmulatorState:
                 return spec, path
         return None
 
+    def job_info(self, job: Job) -> JobInfo:
+        """A snapshot of ``job`` with its current queue position (call holding ``lock``)."""
+        position = None
+        if job.status == IN_QUEUE:
+            queue = self.queues.get(job.spec.name)
+            position = queue.position(job) if queue is not None else None
+        return job.info(position)
+
     def queue_for(self, spec: AppSpec) -> AppQueue[Job]:
         """The queue of ``spec``'s app (created on first use)."""
         queue = self.queues.get(spec.name)
@@ -250,6 +302,7 @@ class EmulatorState:
 
         def append() -> None:
             job.notify()
+            self.feed.publish(job)  # the dashboard shows logs as they arrive
 
         def sink(entry: Dict[str, str]) -> None:
             with self.lock:
@@ -258,12 +311,22 @@ class EmulatorState:
 
         return sink
 
-    def file_saver(self, base_url: str) -> Callable[[bytes, str, Optional[str]], str]:
-        """A thread-safe callable storing app output on the CDN; returns the file's URL."""
+    def file_saver(
+        self, base_url: str, *, app: Optional[str] = None, request_id: Optional[str] = None
+    ) -> Callable[[bytes, str, Optional[str]], str]:
+        """A thread-safe callable storing app output on the CDN; returns the file's URL.
+
+        ``app`` and ``request_id`` name who wrote the files (shown by ``files()``).
+        """
 
         def save(data: bytes, content_type: str, file_name: Optional[str]) -> str:
             stored = self.files.save_bytes(
-                data, content_type=content_type, file_name=file_name, source="app"
+                data,
+                content_type=content_type,
+                file_name=file_name,
+                source="app",
+                app=app,
+                request_id=request_id,
             )
             return base_url + stored.url_path
 
@@ -302,6 +365,12 @@ class EmulatorState:
         """Add a request to the request log (oldest records drop off past the limit)."""
         with self.lock:
             self.requests.append(entry)
+        self.feed.publish(entry)
+
+    def finish_request(self, entry: RequestEntry) -> None:
+        """Note that a request's response is complete (its duration is known)."""
+        entry.finish()
+        self.feed.publish(entry)
 
     def request_records(self) -> List[RequestRecord]:
         """Snapshots of the recorded requests, oldest first."""
@@ -322,6 +391,7 @@ class EmulatorState:
         """Mark an SSE response as done."""
         with self.lock:
             entry.finished = True
+            entry.closed_at = time.time()
             entry.client_disconnected = client_disconnected
             self.open_streams.discard(entry)
         self.feed.publish(entry)
@@ -348,7 +418,7 @@ class EmulatorState:
             self.feed.publish(job)
         removed_files = self.files.expire(now)
         if removed_files:
-            self.feed.publish(FILES_EXPIRED)
+            self.feed.publish(FILES_CHANGED)
         return len(expired) + removed_files
 
     def forget_everything(self) -> List[Job]:
@@ -369,4 +439,5 @@ class EmulatorState:
         self.files.clear()
         for job in jobs:
             self.feed.publish(job)
+        self.feed.publish(RESET)
         return jobs

@@ -26,6 +26,7 @@ from typing import (
     IO,
     Any,
     AsyncIterator,
+    Callable,
     Collection,
     Dict,
     List,
@@ -39,6 +40,7 @@ from urllib.parse import quote
 import anyio.to_thread
 
 from ._records import FileInfo
+from ._sequence import next_seq
 
 # Bodies are buffered up to this size before a write; writes of a full buffer go to a thread.
 _FLUSH_BYTES = 1024 * 1024
@@ -143,6 +145,9 @@ class StoredFile:
     created_at: float
     expires_monotonic: float
     known_sha256: Optional[str] = None
+    app: Optional[str] = None
+    request_id: Optional[str] = None
+    seq: int = 0
     _hash_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -178,6 +183,9 @@ class StoredFile:
             lifecycle=self.lifecycle,
             source=self.source,
             created_at=self.created_at,
+            file_id=self.file_id,
+            app=self.app,
+            request_id=self.request_id,
         )
 
 
@@ -209,7 +217,14 @@ class FileStore:
     """Files and in-flight uploads. Metadata changes are guarded by a lock (inspection reads
     them from other threads); content lives under ``directory``."""
 
-    def __init__(self, directory: Optional[Path], ttl: float) -> None:
+    def __init__(
+        self,
+        directory: Optional[Path],
+        ttl: float,
+        *,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._on_change = on_change
         self._configured_directory = directory
         self._directory: Optional[Path] = None
         self._owns_directory = False
@@ -294,6 +309,8 @@ class FileStore:
         lifecycle: Optional[Mapping[str, Any]],
         source: str,
         segments: Optional[Sequence[Path]] = None,
+        app: Optional[str] = None,
+        request_id: Optional[str] = None,
     ) -> StoredFile:
         """Register a file whose content is already on disk: at :meth:`file_path`, or in
         ``segments`` (in order). ``sha256`` may be left for the first reader to compute."""
@@ -313,10 +330,14 @@ class FileStore:
             source=source,
             created_at=time.time(),
             expires_monotonic=time.monotonic() + ttl,
+            app=app,
+            request_id=request_id,
+            seq=next_seq(),
         )
         with self._lock:
             self._files[file_id] = stored
             heapq.heappush(self._expiry, (stored.expires_monotonic, file_id))
+        self._on_change()
         return stored
 
     def save_bytes(
@@ -327,6 +348,8 @@ class FileStore:
         file_name: Optional[str],
         source: str,
         lifecycle: Optional[Mapping[str, Any]] = None,
+        app: Optional[str] = None,
+        request_id: Optional[str] = None,
     ) -> StoredFile:
         """Write ``data`` as a new file (blocking; fine for small files, thread-safe)."""
         file_id = self.new_id()
@@ -341,6 +364,8 @@ class FileStore:
             content_type=content_type,
             lifecycle=lifecycle,
             source=source,
+            app=app,
+            request_id=request_id,
         )
 
     def get(self, file_id: str) -> Optional[StoredFile]:

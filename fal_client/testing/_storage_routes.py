@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, List, Mapping, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 import anyio
@@ -322,14 +322,20 @@ async def get_file(ex: Exchange, route: Route) -> Optional[Response]:
     stored = ex.state.files.get(route.params[0])
     if stored is None:
         return detail_response(404, "File not found")
+    return stored_file_response(stored, head=ex.method == "HEAD")
+
+
+def stored_file_response(
+    stored: StoredFile, *, head: bool = False, headers: Optional[Dict[str, str]] = None
+) -> Response:
+    """A response serving ``stored``'s bytes with its Content-Type (and extra ``headers``)."""
+    extra = dict(headers or {})
     if len(stored.segments) == 1:
-        return FileResponse(stored.segments[0], media_type=stored.content_type)
-    headers = {"Content-Length": str(stored.size)}
-    if ex.method == "HEAD":
-        return Response(headers=headers, media_type=stored.content_type)
-    return StreamingResponse(
-        _read_segments(stored), headers=headers, media_type=stored.content_type
-    )
+        return FileResponse(stored.segments[0], headers=extra, media_type=stored.content_type)
+    extra["Content-Length"] = str(stored.size)
+    if head:
+        return Response(headers=extra, media_type=stored.content_type)
+    return StreamingResponse(_read_segments(stored), headers=extra, media_type=stored.content_type)
 
 
 async def _read_segments(stored: StoredFile) -> AsyncIterator[bytes]:

@@ -3,7 +3,7 @@
 Tests must never sleep and hope; they wait on conditions ("job X is IN_PROGRESS", "the stream
 closed"). The emulator publishes every relevant change (a job changed status, a stream ended, a
 connection closed) to a :class:`ChangeFeed`; each waiter re-checks its condition against the
-change and is woken when it holds.
+change and is woken when it holds. Listeners (the dashboard's event stream) see every change.
 """
 
 from __future__ import annotations
@@ -39,18 +39,35 @@ class ChangeFeed:
     def __init__(self, lock: threading.RLock) -> None:
         self._lock = lock
         self._waiters: List[_Waiter[object]] = []
+        self._listeners: List[Callable[[object], None]] = []
 
     def publish(self, change: object) -> None:
         """Tell waiters that ``change`` happened; wakes those whose condition now holds."""
-        if not self._waiters:  # the hot path: nobody is waiting
+        if not self._waiters and not self._listeners:  # the hot path: nobody is watching
             return
         with self._lock:
+            for listener in list(self._listeners):
+                listener(change)
             for waiter in list(self._waiters):
                 if waiter.result is None:
                     result = waiter.check(change)
                     if result is not None:
                         waiter.result = result
                         waiter.wake()
+
+    def listen(self, listener: Callable[[object], None]) -> Callable[[], None]:
+        """Call ``listener(change)`` for every change from now on, until the returned function
+        is called. It runs under the state lock on whichever thread published the change, so it
+        must be quick, must not block and must be thread-safe."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
 
     def wait_blocking(self, check: Check[T], timeout: float, describe: str) -> T:
         """Block the calling thread until ``check`` yields a value.

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ._records import WebhookDelivery
 from ._responses import StoredResponse
+from ._sequence import next_seq
 
 #: The user id the emulator signs webhooks as.
 USER_ID = "fal-emulator-user"
@@ -105,8 +106,13 @@ def is_loopback_target(url: str) -> bool:
 class Delivery:
     """The mutable state of one webhook delivery (the event loop thread updates it)."""
 
-    def __init__(self, url: str, request_id: str, body: bytes, headers: Dict[str, str]) -> None:
+    def __init__(
+        self, url: str, request_id: str, body: bytes, headers: Dict[str, str], *, app: str = ""
+    ) -> None:
         self.url = url
+        self.app = app
+        self.created_at = time.time()
+        self.seq = next_seq()
         self.request_id = request_id
         self.body = body
         self.headers = headers
@@ -128,6 +134,8 @@ class Delivery:
             headers=dict(self.headers),
             delivered=self.delivered,
             finished=self.finished,
+            app=self.app,
+            created_at=self.created_at,
         )
 
 

@@ -7,13 +7,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import httpx
 import pytest
 
-from fal_client.testing import serve_forever
-from fal_client.testing._serve import is_loopback_host
+from fal_client.testing import AppContext, Emulator, serve_forever
+from fal_client.testing._serve import banner_lines, is_loopback_host
 
 pytestmark = [pytest.mark.timeout(30)]
 
@@ -93,6 +93,10 @@ def test_cli_serves_prints_exports_and_stops_on_ctrl_c() -> None:
             code = process.wait(timeout=15)
 
     assert code == 0
+    banner = "".join(lines)
+    assert "/__emulator/ui" in banner and "/__emulator/docs" in banner
+    for app in Emulator().apps():  # the registry's apps, whatever they are
+        assert f"#   {app.name} " in banner
     assert set(exports) == {
         "FAL_KEY",
         "FAL_RUN_URL",
@@ -100,3 +104,33 @@ def test_cli_serves_prints_exports_and_stops_on_ctrl_c() -> None:
         "FAL_REST_URL",
         "FAL_CDN_URL",
     }
+
+
+def test_banner_lists_the_registered_apps_with_their_inputs() -> None:
+    with Emulator(builtin_apps=False) as emu:
+
+        @emu.app("me/upscale")
+        async def upscale(arguments: Dict[str, Any], ctx: AppContext) -> None:
+            """Upscales an image.
+
+            Inputs:
+                image_url: what to upscale.
+                scale: 2 or 4.
+            """
+
+        lines = banner_lines(emu)
+        url = emu.url
+
+    assert lines[0] == f"# fal emulator listening on {url} (Ctrl-C to stop)"
+    assert lines[1] == f"# dashboard:   {url}/__emulator/ui"
+    assert [line for line in lines if "me/upscale" in line] == [
+        "#   me/upscale  plain      Upscales an image (image_url, scale)"
+    ]
+    assert all(line.startswith("#") for line in lines)
+
+
+def test_every_builtin_app_documents_what_it_does_and_its_inputs() -> None:
+    # The banner, GET /__emulator/apps, the dashboard and docs/emulator.md all show this.
+    for app in Emulator().apps():
+        assert app.description, f"{app.name}: its function needs a docstring"
+        assert app.inputs, f"{app.name}: its docstring needs an 'Inputs:' section"
