@@ -25,6 +25,7 @@ import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -39,6 +40,7 @@ from ._encoding import (
     read_file_checked,
 )
 from ._lifecycle import normalize_repositories
+from ._tasks import until_first_failure
 from ._upload import UploadRequest, upload
 from ._upload_source import BytesSource, FileObjectSource, FileSource, UploadSource
 from ._validate import validate_json
@@ -205,10 +207,8 @@ async def upload_inputs(
     planned, leaves = await anyio.to_thread.run_sync(_plan, arguments, inline_limit)
     repositories = normalize_repositories(None, None)
     limiter = anyio.CapacityLimiter(max_concurrency)
-    failure: Optional[BaseException] = None
 
-    async def send(leaf: _Leaf, scope: anyio.CancelScope) -> None:
-        nonlocal failure
+    async def send(leaf: _Leaf) -> None:
         if leaf.inline is not None:
             leaf.url = encode(leaf.inline, leaf.content_type)
             return
@@ -220,18 +220,8 @@ async def upload_inputs(
             None,
             engine.upload_options,
         )
-        try:
-            async with limiter:
-                leaf.url = await upload(engine.transport, engine.cdn_tokens, request)
-        except Exception as exc:
-            # The first error wins and stops the others; raised bare, not in a group.
-            if failure is None:
-                failure = exc
-            scope.cancel()
+        async with limiter:
+            leaf.url = await upload(engine.transport, engine.cdn_tokens, request)
 
-    async with anyio.create_task_group() as group:
-        for leaf in leaves:
-            group.start_soon(send, leaf, group.cancel_scope)
-    if failure is not None:
-        raise failure
+    await until_first_failure(partial(send, leaf) for leaf in leaves)
     return _fill(planned)

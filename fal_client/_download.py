@@ -6,13 +6,14 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 from urllib.parse import unquote, urlsplit
 
 import anyio
 
-from ._errors import FalClientConnectionError
+from ._tasks import until_first_failure
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -49,20 +50,15 @@ async def download(
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"url must be an absolute http(s) URL, got {url!r}")
     target = await _resolve_target(Path(destination), url, overwrite)
-    lib = transport.lib
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp: Optional[Path] = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as raw:
             file = anyio.wrap_file(raw)
             async with transport.stream("GET", url, repeatable=True, authorize=False) as response:
-                try:
+                with transport.reading(f"download of {url.split('?', 1)[0]}"):
                     async for chunk in response.aiter_bytes():
                         await file.write(chunk)
-                except lib.TransportError as exc:
-                    raise FalClientConnectionError(
-                        f"download of {url.split('?', 1)[0]} interrupted: {type(exc).__name__}"
-                    ) from exc
         os.replace(tmp_name, target)
         tmp = None
         return target
@@ -150,25 +146,11 @@ async def download_all(
 
     await anyio.to_thread.run_sync(prepare)
     paths: dict[str, Path] = {}
-    failure: Optional[BaseException] = None
     limiter = anyio.CapacityLimiter(max_concurrency)
 
-    async def fetch(url: str, scope: anyio.CancelScope) -> None:
-        nonlocal failure
-        try:
-            async with limiter:
-                paths[url] = await download(
-                    transport, url, folder / names[url], overwrite=overwrite
-                )
-        except Exception as exc:
-            # First error wins and stops the rest; raised bare after the group, not wrapped.
-            if failure is None:
-                failure = exc
-            scope.cancel()
+    async def fetch(url: str) -> None:
+        async with limiter:
+            paths[url] = await download(transport, url, folder / names[url], overwrite=overwrite)
 
-    async with anyio.create_task_group() as group:
-        for url in urls:
-            group.start_soon(fetch, url, group.cancel_scope)
-    if failure is not None:
-        raise failure
+    await until_first_failure(partial(fetch, url) for url in urls)
     return {url: paths[url] for url in urls}

@@ -150,8 +150,20 @@ class FalClientTimeoutError(FalClientError, TimeoutError):
 class FalClientConnectionError(FalClientError):
     """The connection to fal failed (refused, reset, read timeout) and was not retried further.
 
-    The underlying library's exception is kept as ``__cause__``.
+    The underlying library's exception is kept as ``__cause__``; ``timed_out`` says whether it
+    was a timeout (no byte arrived in time) rather than a refused or broken connection.
     """
+
+    def __init__(
+        self,
+        message: Any = "",
+        *,
+        app: Optional[str] = None,
+        request_id: Optional[str] = None,
+        timed_out: bool = False,
+    ):
+        super().__init__(message, app=app, request_id=request_id)
+        self.timed_out = timed_out
 
 
 class SubmitNotConfirmedError(FalClientConnectionError):

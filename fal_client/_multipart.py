@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit, urlunsplit
-
-import anyio
 
 from ._errors import UnexpectedResponseError
 from ._lifecycle import plan_parts
+from ._tasks import until_first_failure
 from ._upload_source import ProgressReporter, RangeBody, UploadSource
 
 if TYPE_CHECKING:
@@ -102,7 +101,6 @@ async def upload_parts(
     """Send every part; returns ``(part_number, etag)`` in ascending part order."""
     plan = iter(plan_parts(source.size, chunk_size))
     etags: dict[int, str] = {}
-    failure: Optional[BaseException] = None
 
     async def send_part(number: int, offset: int, length: int) -> None:
         async def sent(n: int) -> None:
@@ -120,26 +118,13 @@ async def upload_parts(
         )
         etags[number] = _etag(response, number)
 
-    async def worker(scope: anyio.CancelScope) -> None:
-        nonlocal failure
+    async def worker() -> None:
         # ``plan`` is shared: each free worker takes the next part, so parts are read from
         # the source only when one of the ``max_concurrency`` slots is theirs.
         for number, offset, length in plan:
-            try:
-                await send_part(number, offset, length)
-            except Exception as exc:
-                # Keep the first real error and stop the others; raising it from here would
-                # wrap it in an ExceptionGroup, which callers should not have to unpack.
-                if failure is None:
-                    failure = exc
-                scope.cancel()
-                return
+            await send_part(number, offset, length)
 
-    async with anyio.create_task_group() as group:
-        for _ in range(max_concurrency):
-            group.start_soon(worker, group.cancel_scope)
-    if failure is not None:
-        raise failure
+    await until_first_failure(worker for _ in range(max_concurrency))
     return sorted(etags.items())
 
 

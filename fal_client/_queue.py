@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional, Protocol, Union
 import anyio
 import anyio.lowlevel
 
+from . import _sse as sse
 from . import _validate as check
 from ._aclosing import aclosing
 from ._autoupload import check_arguments, serialise
@@ -38,7 +39,6 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._headers import fal_headers, handle_response_headers
-from ._sse import SSEDecoder
 from ._status import Completed, LogsSoFar, Status, parse_status
 from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
 
@@ -194,7 +194,6 @@ class AsyncRequestHandle:
 
     async def _stream_statuses(self, with_logs: bool) -> AsyncIterator[Status]:
         transport = self._engine.transport
-        lib = transport.lib
         url = transport.endpoints.status_stream(self.app_id, self.request_id)
         try:
             async with transport.stream(
@@ -211,13 +210,10 @@ class AsyncRequestHandle:
             ) as response:
                 if "text/event-stream" not in response.headers.get("content-type", ""):
                     raise _StatusStreamUnsupported()
-                decoder = SSEDecoder()
-                try:
-                    async with aclosing(response.aiter_lines()) as lines:
-                        async for line in lines:
-                            event = decoder.feed(line)
-                            if event is None or not event.data:
-                                continue
+                with transport.reading("status stream", app=self.app, request_id=self.request_id):
+                    lines = response.aiter_lines()
+                    async with aclosing(lines), aclosing(sse.events(lines)) as received:
+                        async for event in received:
                             try:
                                 data = event.json()
                             except ValueError:
@@ -228,15 +224,9 @@ class AsyncRequestHandle:
                                 # lets the connection go back to the pool instead of being
                                 # discarded half-read (a new TCP connection per job otherwise).
                                 with anyio.move_on_after(STATUS_STREAM_DRAIN_SECONDS):
-                                    async for _ in lines:
+                                    async for _ in received:
                                         pass
                             yield status
-                except lib.TransportError as exc:
-                    raise FalClientConnectionError(
-                        f"status stream interrupted: {type(exc).__name__}",
-                        app=self.app,
-                        request_id=self.request_id,
-                    ) from exc
         except FalClientHTTPError as exc:
             if exc.status_code in (405, 501):
                 # No status stream on this server (an older gateway or a proxy): poll instead.

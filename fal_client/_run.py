@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import anyio
 
+from . import _sse as sse
 from . import _validate as check
 from ._aclosing import aclosing
 from ._autoupload import check_arguments, serialise
@@ -16,10 +17,8 @@ from ._errors import (
     FalClientConnectionError,
     FalClientTimeoutError,
     UnexpectedResponseError,
-    describe_exception,
 )
 from ._headers import fal_headers, handle_response_headers
-from ._sse import SSEDecoder
 from ._types import AnyJSON
 
 __all__ = ["DEFAULT_RUN_TIMEOUT", "Runs"]
@@ -111,7 +110,6 @@ class Runs:
         deadline: float,
     ) -> AsyncIterator[AnyJSON]:
         transport = self._engine.transport
-        lib = transport.lib
         content = await serialise(self._engine, arguments, checked)
         # No cancel scope may stay open across a ``yield`` of an async generator, so the
         # deadline is enforced as per-read timeouts plus a check between events.
@@ -127,23 +125,27 @@ class Runs:
         ) as response:
             request_id = response.headers.get("x-fal-request-id")
             content_type = response.headers.get("content-type", "")
-            if "text/event-stream" not in content_type:
-                await response.aread()
-                # Some apps answer a stream request with one JSON body: deliver it as one event.
-                yield decode_json(response, app=app.full, request_id=request_id)
-                return
-            decoder = SSEDecoder()
 
             def timed_out() -> FalClientTimeoutError:
                 return FalClientTimeoutError(
                     deadline, request_id, app=app.full, message="stream() gave up waiting"
                 )
 
+            def check_deadline() -> None:
+                if anyio.current_time() > ends_at:
+                    raise timed_out()
+
             try:
-                async with aclosing(response.aiter_lines()) as lines:
-                    async for line in lines:
-                        event = decoder.feed(line)
-                        if event is not None and event.data:
+                with transport.reading("stream", app=app.full, request_id=request_id):
+                    if "text/event-stream" not in content_type:
+                        await response.aread()
+                        # Some apps answer a stream request with one JSON body: one event.
+                        yield decode_json(response, app=app.full, request_id=request_id)
+                        return
+                    lines = response.aiter_lines()
+                    events = sse.events(lines, after_each_line=check_deadline)
+                    async with aclosing(lines), aclosing(events) as received:
+                        async for event in received:
                             try:
                                 item = event.json()
                             except ValueError as exc:
@@ -154,13 +156,7 @@ class Runs:
                                     request_id=request_id,
                                 ) from exc
                             yield item
-                        if anyio.current_time() > ends_at:
-                            raise timed_out()
-            except lib.TimeoutException as exc:
-                raise timed_out() from exc
-            except lib.TransportError as exc:
-                raise FalClientConnectionError(
-                    f"stream interrupted: {describe_exception(exc)}",
-                    app=app.full,
-                    request_id=request_id,
-                ) from exc
+            except FalClientConnectionError as exc:
+                if exc.timed_out:  # no byte within the deadline: the stream's own timeout
+                    raise timed_out() from exc.__cause__
+                raise

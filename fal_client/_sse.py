@@ -7,8 +7,9 @@ blank line dispatches, comments (``:``) are ignored, ``event``/``id``/``retry`` 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,20 @@ class SSEDecoder:
         """At end of stream: an event whose blank line never came is dropped, per the spec."""
         self._data, self._event = [], ""
         return None
+
+
+async def events(
+    lines: AsyncIterable[str], *, after_each_line: Optional[Callable[[], None]] = None
+) -> AsyncIterator[ServerSentEvent]:
+    """The events with data in a stream of lines: the one SSE read loop over the decoder.
+
+    ``after_each_line`` runs after every line (comments and keep-alives included), so a caller
+    can enforce a deadline on a stream that keeps talking without sending events.
+    """
+    decoder = SSEDecoder()
+    async for line in lines:
+        event = decoder.feed(line)
+        if event is not None and event.data:
+            yield event
+        if after_each_line is not None:
+            after_each_line()

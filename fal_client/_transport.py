@@ -9,8 +9,8 @@ is closed by an async-generator finaliser when its loop shuts down, so no socket
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, Optional, Union
@@ -152,6 +152,41 @@ class Transport:
         if authorize and self.endpoints.is_fal_url(url):
             headers["Authorization"] = await self.authorization()
         return headers
+
+    @contextmanager
+    def reading(
+        self,
+        what: str,
+        *,
+        app: Optional[str] = None,
+        request_id: Optional[str] = None,
+        answer_of_a_paid_post: bool = False,
+    ) -> Iterator[None]:
+        """Translate the HTTP library's errors raised while a response body is read into
+        ``FalClientConnectionError`` (described, TLS reason included). With the send's own
+        translation in ``_send``, the only place that knows the library's exception types.
+
+        ``answer_of_a_paid_post``: the body is the answer of a POST that is not re-sent (a
+        submit or run), so losing it is ``SubmitNotConfirmedError``: the job may exist.
+        """
+        lib = self.lib
+        try:
+            yield
+        except lib.TransportError as exc:  # timeouts included: a TransportError subclass
+            if answer_of_a_paid_post:
+                raise SubmitNotConfirmedError(
+                    f"{what} was sent but its answer was lost ({describe_exception(exc)}); "
+                    "not re-sent, so a paid job is never created twice",
+                    app=app,
+                    request_id=request_id,
+                ) from exc
+            timed_out = isinstance(exc, lib.TimeoutException)
+            raise FalClientConnectionError(
+                f"{what} {'timed out' if timed_out else 'interrupted'}: {describe_exception(exc)}",
+                app=app,
+                request_id=request_id,
+                timed_out=timed_out,
+            ) from exc
 
     async def authorization(self) -> str:
         """The ``Authorization`` value fal's origins get (a login token refreshed first)."""
@@ -308,9 +343,13 @@ class Transport:
                 )
                 await anyio.sleep(delay)
                 continue
+            what = f"{method} {_safe_url(url)}"
             try:
                 if response.status_code < 400 and not stream:
-                    await response.aread()
+                    with self.reading(
+                        what, app=app, request_id=request_id, answer_of_a_paid_post=not repeatable
+                    ):
+                        await response.aread()
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
                         "%s %s -> %d in %.1f ms (attempt %d, request id %s)",
@@ -324,7 +363,8 @@ class Transport:
                 if response.status_code < 400:
                     yield response
                     return
-                await response.aread()
+                with self.reading(what, app=app, request_id=request_id):
+                    await response.aread()
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 if response.status_code == 429:
                     # Reported even when retried below: a fan-out slows down as a whole.

@@ -83,7 +83,7 @@ MUTATIONS = [
     Mutation(
         "multipart-never-completed-on-failure",
         "a multipart upload that failed is never completed",
-        "fal_client/_multipart.py",
+        "fal_client/_tasks.py",
         "    if failure is not None:\n        raise failure\n",
         "",
         ("tests/files/test_uploads.py", "-k", "part"),
