@@ -41,17 +41,6 @@ CLIENT_LAYER = {
     "fal_client.client",
     "fal_client.auth",
 }
-#: A circle the emulator still has (its ASGI app and inspection routes hold the public
-#: ``Emulator``); issue 13 moves them to a state and control object. Listed, so that any
-#: other circle, or a change to this one, fails.
-KNOWN_EMULATOR_CIRCLE = frozenset(
-    {
-        "fal_client.testing._asgi",
-        "fal_client.testing._builtin_apps",
-        "fal_client.testing._emulator",
-        "fal_client.testing._inspect_routes",
-    }
-)
 
 
 def _module_name(path: Path) -> str:
@@ -139,7 +128,7 @@ def circles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
 
 def test_no_import_circle() -> None:
     graph, _ = import_graph()
-    assert [sorted(c) for c in circles(graph) if c != KNOWN_EMULATOR_CIRCLE] == []
+    assert [sorted(c) for c in circles(graph)] == []
 
 
 def test_the_circle_finder_finds_circles() -> None:
@@ -154,6 +143,13 @@ def test_protocol_modules_do_no_io_and_import_only_protocol() -> None:
         assert module in graph, f"{module} is listed as protocol but does not exist"
         assert not libraries[module] & IO_LIBRARIES, (module, libraries[module] & IO_LIBRARIES)
         assert graph[module] <= PROTOCOL, (module, graph[module] - PROTOCOL)
+
+
+def test_emulator_routes_never_hold_the_public_emulator() -> None:
+    # They get its state and a small control object (testing/_control.py) instead.
+    graph, _ = import_graph()
+    for module in ("fal_client.testing._asgi", "fal_client.testing._inspect_routes"):
+        assert "fal_client.testing._emulator" not in graph[module], module
 
 
 def test_engine_and_resources_do_not_import_the_clients() -> None:

@@ -11,7 +11,7 @@ cheap.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import TYPE_CHECKING, List, Optional, Union
+from typing import List, Optional, Union
 
 import anyio
 from starlette.requests import ClientDisconnect
@@ -23,6 +23,7 @@ from . import _rest_routes as rest_routes
 from . import _run_routes as run_routes
 from . import _storage_routes as storage_routes
 from ._app_ids import EndpointPath, parse_queue_request_path, split_endpoint, strip_suffix_segments
+from ._control import EmulatorControl
 from ._exchange import BadRequest, Exchange, detail_response, json_response, new_request_id
 from ._faults import FaultRule
 from ._inspect_routes import PREFIX as INSPECTION_PREFIX
@@ -32,15 +33,12 @@ from ._routing import AUTH_CDN, AUTH_KEY, AUTH_PUBLIC, Handler, Route
 from ._runner import JobRunner
 from ._state import EmulatorState
 
-if TYPE_CHECKING:
-    from ._emulator import Emulator
-
 
 class EmulatorASGI:
     """The ASGI callable uvicorn serves."""
 
-    def __init__(self, emulator: Emulator, state: EmulatorState, runner: JobRunner) -> None:
-        self._emulator = emulator
+    def __init__(self, state: EmulatorState, runner: JobRunner, control: EmulatorControl) -> None:
+        self._control = control
         self._state = state
         self._runner = runner
 
@@ -49,10 +47,10 @@ class EmulatorASGI:
         if kind == "http":
             path = scope["path"]
             if path.startswith(INSPECTION_PREFIX) or path == INSPECTION_PREFIX.rstrip("/"):
-                await serve_inspection(self._emulator, scope, receive, send)
+                await serve_inspection(self._state, self._control, scope, receive, send)
             elif path in ("/", "/favicon.ico"):
                 # Where a browser lands; not fal requests, so not recorded.
-                await serve_root(self._emulator, scope, receive, send)
+                await serve_root(self._state, self._control, scope, receive, send)
             else:
                 await self._serve_http(scope, receive, send)
         elif kind == "websocket":

@@ -6,15 +6,12 @@ import hashlib
 import io
 import random
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Sequence, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, Optional, Sequence, Tuple
 
 import anyio
 
 from ._apps import AppContext
 from ._errors import AppError
-
-if TYPE_CHECKING:
-    from ._emulator import Emulator
 
 # fast-sdxl's named sizes, scaled down 4x: the emulator draws small images so a call takes
 # milliseconds, and reports the size it really drew.
@@ -431,12 +428,12 @@ async def realtime_echo(message: Any, ctx: AppContext) -> Dict[str, Any]:
     return reply
 
 
-def register_builtin_apps(emulator: Emulator) -> None:
-    """Register the ``fal-ai/...`` demo apps on ``emulator``."""
-    emulator.add_app("fal-ai/fast-sdxl", fast_sdxl, workers=4)
-    emulator.add_app("fal-ai/text-streamer", text_streamer, workers=4)
-    emulator.add_app("fal-ai/any-llm", any_llm, workers=4)
-    emulator.add_app("fal-ai/echo", echo, workers=4)
-    emulator.add_app("fal-ai/slow", slow, workers=4)
-    emulator.add_app("fal-ai/fail", fail, workers=4)
-    emulator.add_app("fal-ai/realtime-echo", realtime_echo, workers=4, realtime=True)
+def register_builtin_apps(add_app: Callable[..., Any]) -> None:
+    """Register the ``fal-ai/...`` demo apps through ``add_app`` (``Emulator.add_app``)."""
+    add_app("fal-ai/fast-sdxl", fast_sdxl, workers=4)
+    add_app("fal-ai/text-streamer", text_streamer, workers=4)
+    add_app("fal-ai/any-llm", any_llm, workers=4)
+    add_app("fal-ai/echo", echo, workers=4)
+    add_app("fal-ai/slow", slow, workers=4)
+    add_app("fal-ai/fail", fail, workers=4)
+    add_app("fal-ai/realtime-echo", realtime_echo, workers=4, realtime=True)

@@ -21,6 +21,7 @@ from anyio.from_thread import BlockingPortal
 from ._app_ids import normalize_app_name
 from ._apps import AppFunction, app_info, make_app_spec
 from ._asgi import EmulatorASGI
+from ._control import EmulatorControl
 from ._faults import FaultHandle, make_rule
 from ._gate import Gate
 from ._jobs import COMPLETED, STATUS_RANK, Job
@@ -160,7 +161,7 @@ class Emulator:
         if builtin_apps:
             from ._builtin_apps import register_builtin_apps
 
-            register_builtin_apps(self)
+            register_builtin_apps(self.add_app)
 
     # --- apps -------------------------------------------------------------------------------------
 
@@ -329,7 +330,9 @@ class Emulator:
         state.attach_loop()
         self._stop_event = anyio.Event()
         http_protocol, ws_protocol = make_protocols(self._connection_closed)
-        config = make_config(EmulatorASGI(self, state, self._runner), http_protocol, ws_protocol)
+        config = make_config(
+            EmulatorASGI(state, self._runner, self._control()), http_protocol, ws_protocol
+        )
         server = self._server = EmulatorServer(config)
         state.open_connections = lambda: len(server.server_state.connections)
         try:
@@ -765,6 +768,14 @@ class Emulator:
             raise RuntimeError("reset() cannot block the emulator's own thread")
         else:
             portal.call(self._reset_on_loop)
+
+    def _control(self) -> EmulatorControl:
+        # What the routes may do to the emulator as a whole; they get this, never ``self``.
+        return EmulatorControl(
+            env=lambda: self.env if self.running else {},
+            reset=self._reset_on_loop,
+            clear_faults=self.clear_faults,
+        )
 
     async def _reset_on_loop(self) -> None:
         # reset(), on the emulator's own event loop (POST /__emulator/reset awaits it directly).

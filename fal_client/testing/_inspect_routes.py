@@ -25,6 +25,7 @@ from . import _control_lists as lists
 from . import _control_schemas as schemas
 from . import _dashboard as dashboard
 from ._apps import app_info
+from ._control import EmulatorControl
 from ._faults import KIND_DESCRIPTIONS, KINDS, OPERATIONS, FaultRule, make_rule
 from ._jobs import Job
 from ._listing import Key, Listing, ListQuery, QueryError, paginate, parse_query
@@ -33,7 +34,6 @@ from ._responses import dumps
 from ._storage_routes import stored_file_response
 
 if TYPE_CHECKING:
-    from ._emulator import Emulator
     from ._state import EmulatorState
 
 PREFIX = "/__emulator/"
@@ -55,18 +55,14 @@ def _error(status_code: int, detail: str, **extra: Any) -> Response:
 class Call:
     """One control API request being answered."""
 
-    emulator: Emulator
+    state: EmulatorState
+    control: EmulatorControl
     request: Request
     params: Dict[str, str]
     query: ListQuery
     scope: Scope
     receive: Receive
     send: Send
-
-    @property
-    def state(self) -> EmulatorState:
-        """The emulator's state."""
-        return self.emulator._state
 
     @property
     def base_url(self) -> str:
@@ -77,7 +73,9 @@ class Call:
 Handler = Callable[[Call], Awaitable[Optional[Response]]]
 
 
-async def serve_inspection(emulator: Emulator, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve_inspection(
+    state: EmulatorState, control: EmulatorControl, scope: Scope, receive: Receive, send: Send
+) -> None:
     """Answer one ``/__emulator/...`` request."""
     request = Request(scope, receive)
     path = scope["path"]
@@ -85,13 +83,14 @@ async def serve_inspection(emulator: Emulator, scope: Scope, receive: Receive, s
         await RedirectResponse(PREFIX, 308)(scope, receive, send)
         return
     segments = [segment for segment in path[len(PREFIX) :].split("/") if segment]
-    response = await _dispatch(emulator, request, segments, scope, receive, send)
+    response = await _dispatch(state, control, request, segments, scope, receive, send)
     if response is not None:
         await response(scope, receive, send)
 
 
 async def _dispatch(
-    emulator: Emulator,
+    state: EmulatorState,
+    control: EmulatorControl,
     request: Request,
     segments: List[str],
     scope: Scope,
@@ -116,7 +115,7 @@ async def _dispatch(
                 query = ListQuery()
         except QueryError as exc:
             return _error(400, str(exc), parameter=exc.parameter)
-        call = Call(emulator, request, params, query, scope, receive, send)
+        call = Call(state, control, request, params, query, scope, receive, send)
         return await handler(call)
     where = "/__emulator/" + "/".join(segments)
     if allowed:
@@ -254,7 +253,7 @@ async def _get_jwks(call: Call) -> Response:
 
 
 async def _reset(call: Call) -> Response:
-    await call.emulator._reset_on_loop()
+    await call.control.reset()
     return _json(200, {"reset": True})
 
 
@@ -277,7 +276,7 @@ async def _add_fault(call: Call) -> Response:
 
 
 async def _clear_faults(call: Call) -> Response:
-    call.emulator.clear_faults()
+    call.control.clear_faults()
     return _json(200, {"cleared": True})
 
 
@@ -308,10 +307,10 @@ def links(base_url: str) -> Dict[str, str]:
     }
 
 
-def index(emulator: Emulator, base_url: str) -> Dict[str, Any]:
+def index(state: EmulatorState, control: EmulatorControl, base_url: str) -> Dict[str, Any]:
     """The ``GET /__emulator/`` document: where everything is."""
-    with emulator._state.lock:
-        apps = sorted(emulator._state.apps)
+    with state.lock:
+        apps = sorted(state.apps)
     return {
         "emulator": "fal emulator (fal_client.testing)",
         "version": __version__,
@@ -323,7 +322,7 @@ def index(emulator: Emulator, base_url: str) -> Dict[str, Any]:
             "rest": f"{base_url}/rest",
             "cdn": f"{base_url}/cdn",
         },
-        "env": emulator.env if emulator.running else {},
+        "env": control.env(),
         "apps": apps,
         "fault_kinds": [
             {"kind": kind, "description": KIND_DESCRIPTIONS.get(kind, "")} for kind in sorted(KINDS)
@@ -362,7 +361,7 @@ def reference_page(base_url: str) -> str:
 async def _get_index(call: Call) -> Response:
     if _wants_html(call.request):
         return Response(reference_page(call.base_url), media_type="text/html")
-    return _json(200, index(call.emulator, call.base_url))
+    return _json(200, index(call.state, call.control, call.base_url))
 
 
 async def _get_openapi(call: Call) -> Response:
@@ -675,7 +674,9 @@ ENDPOINTS: Tuple[Endpoint, ...] = tuple(endpoint for endpoint, _ in _ROUTES)
 # --- the root: where a newcomer lands ----------------------------------------------------------
 
 
-async def serve_root(emulator: Emulator, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve_root(
+    state: EmulatorState, control: EmulatorControl, scope: Scope, receive: Receive, send: Send
+) -> None:
     """Answer ``GET /``: what this server is and where to go (JSON, or HTML for a browser);
     and a browser's ``GET /favicon.ico`` (there is none)."""
     if scope["path"] == "/favicon.ico":
@@ -686,13 +687,13 @@ async def serve_root(emulator: Emulator, scope: Scope, receive: Receive, send: S
     if request.method not in ("GET", "HEAD"):
         response: Response = _error(405, "Only GET / is served here; see GET /__emulator/")
     elif _wants_html(request):
-        response = Response(_root_page(emulator, base_url), media_type="text/html")
+        response = Response(_root_page(state, control, base_url), media_type="text/html")
     else:
-        response = _json(200, _root_document(emulator, base_url))
+        response = _json(200, _root_document(control, base_url))
     await response(scope, receive, send)
 
 
-def _root_document(emulator: Emulator, base_url: str) -> Dict[str, Any]:
+def _root_document(control: EmulatorControl, base_url: str) -> Dict[str, Any]:
     return {
         "detail": (
             "This is a fal emulator. The fal services are under /run, /queue, /rest and /cdn; "
@@ -700,15 +701,15 @@ def _root_document(emulator: Emulator, base_url: str) -> Dict[str, Any]:
             "/__emulator/docs, and a live dashboard at /__emulator/ui."
         ),
         **links(base_url),
-        "env": emulator.env if emulator.running else {},
+        "env": control.env(),
     }
 
 
-def _root_page(emulator: Emulator, base_url: str) -> str:
-    env = emulator.env if emulator.running else {}
+def _root_page(state: EmulatorState, control: EmulatorControl, base_url: str) -> str:
+    env = control.env()
     exports = "\n".join(f"export {name}={value}" for name, value in env.items())
-    with emulator._state.lock:
-        apps = sorted(emulator._state.apps)
+    with state.lock:
+        apps = sorted(state.apps)
     app_items = "".join(f"<li><code>{html.escape(name)}</code></li>" for name in apps)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
