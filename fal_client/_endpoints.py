@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 DEFAULT_RUN_URL = "https://fal.run"
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
@@ -273,6 +273,29 @@ class Endpoints:
     def realtime_token(self) -> str:
         """``POST`` URL of the short-lived realtime token."""
         return f"{self.rest_url}/tokens/"
+
+    def storage_initiate(self, multipart: bool) -> str:
+        """``POST`` URL that starts a REST-signed upload (one body, or in parts)."""
+        kind = "initiate-multipart" if multipart else "initiate"
+        return f"{self.rest_url}/storage/upload/{kind}?storage_type=fal-cdn-v3"
+
+
+# --- storage URLs handed out by fal (a CDN token's base URL, an upload's own URL) -------------
+def cdn_upload(base_url: str, multipart: bool) -> str:
+    """``POST`` URL of a CDN v3 upload (one body), or of a multipart upload's creation."""
+    return f"{base_url}/files/upload/multipart" if multipart else f"{base_url}/files/upload"
+
+
+def cdn_multipart_part(access_url: str, upload_id: str, part: object) -> str:
+    """``PUT`` URL of part ``part`` (a number, or ``"complete"``) of a CDN multipart upload."""
+    return f"{access_url.rstrip('/')}/multipart/{upload_id}/{part}"
+
+
+def signed_multipart_part(upload_url: str, part: object) -> str:
+    """``PUT`` URL of part ``part`` (a number, or ``"complete"``) of a REST-signed multipart
+    upload: appended to the signed URL's path, its query (the signature) kept."""
+    parts = urlsplit(upload_url)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{part}"))
 
 
 def origin_of(url: str) -> str:

@@ -18,8 +18,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import urlsplit, urlunsplit
 
+from ._endpoints import cdn_multipart_part, signed_multipart_part
 from ._errors import UnexpectedResponseError
 from ._lifecycle import plan_parts
 from ._tasks import until_first_failure
@@ -44,10 +44,9 @@ def cdn_target(
     access_url: str, upload_id: str, authorization: str, content_type: str
 ) -> MultipartTarget:
     """The CDN v3 flavour: ``PUT {access_url}/multipart/{uploadId}/{n}`` with the CDN token."""
-    base = f"{access_url.rstrip('/')}/multipart/{upload_id}"
     return MultipartTarget(
-        part_url=lambda n: f"{base}/{n}",
-        complete_url=f"{base}/complete",
+        part_url=lambda n: cdn_multipart_part(access_url, upload_id, n),
+        complete_url=cdn_multipart_part(access_url, upload_id, "complete"),
         headers={
             "Authorization": authorization,
             "Content-Type": content_type,
@@ -61,14 +60,9 @@ def cdn_target(
 
 def signed_target(upload_url: str, file_url: str) -> MultipartTarget:
     """The REST flavour: ``PUT {origin}{path}/{n}{?query}`` with no Authorization."""
-    parts = urlsplit(upload_url)
-
-    def at(suffix: str) -> str:
-        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{suffix}"))
-
     return MultipartTarget(
-        part_url=lambda n: at(str(n)),
-        complete_url=at("complete"),
+        part_url=lambda n: signed_multipart_part(upload_url, n),
+        complete_url=signed_multipart_part(upload_url, "complete"),
         headers={"Content-Type": "application/octet-stream", "Accept-Encoding": "identity"},
         authorize=False,
         result_url=file_url,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import anyio
 
 from . import _multipart as multipart
+from ._endpoints import cdn_upload
 from ._errors import FalClientError, UnexpectedResponseError
 from ._lifecycle import (
     StorageSettings,
@@ -200,7 +201,7 @@ async def _upload_cdn(
     if request.is_multipart:
         created = await transport.request(
             "POST",
-            f"{token.base_url}/files/upload/multipart",
+            cdn_upload(token.base_url, multipart=True),
             repeatable=True,
             headers={
                 **headers,
@@ -220,7 +221,7 @@ async def _upload_cdn(
     body, length = _body(request, reporter)
     response = await transport.request(
         "POST",
-        f"{token.base_url}/files/upload",
+        cdn_upload(token.base_url, multipart=False),
         repeatable=True,  # a repeated upload only stores an unused copy
         retry_server_errors=True,
         content=body,
@@ -232,10 +233,9 @@ async def _upload_cdn(
 async def _upload_signed(
     transport: Transport, request: UploadRequest, reporter: ProgressReporter
 ) -> str:
-    kind = "initiate-multipart" if request.is_multipart else "initiate"
     initiate = await transport.request(
         "POST",
-        f"{transport.endpoints.rest_url}/storage/upload/{kind}?storage_type=fal-cdn-v3",
+        transport.endpoints.storage_initiate(request.is_multipart),
         repeatable=True,
         content=json.dumps(
             {"content_type": request.content_type, "file_name": request.file_name or "upload.bin"}

@@ -103,3 +103,28 @@ def test_origin_makes_default_ports_explicit() -> None:
     assert origin_of("https://FAL.run/x") == "https://fal.run:443"
     assert origin_of("http://127.0.0.1:8000/run") == "http://127.0.0.1:8000"
     assert origin_of("https://fal.run.evil.test/") != origin_of("https://fal.run/")
+
+
+def test_storage_urls_are_built_in_one_place() -> None:
+    from fal_client._endpoints import (
+        Endpoints,
+        cdn_multipart_part,
+        cdn_upload,
+        signed_multipart_part,
+    )
+
+    rest = Endpoints(rest_url="http://127.0.0.1:9/rest")
+    assert rest.storage_initiate(False).endswith(
+        "/rest/storage/upload/initiate?storage_type=fal-cdn-v3"
+    )
+    assert "/storage/upload/initiate-multipart?" in rest.storage_initiate(True)
+    assert (
+        cdn_upload("https://v3.fal.media", multipart=False) == "https://v3.fal.media/files/upload"
+    )
+    assert cdn_upload("https://v3.fal.media", True) == "https://v3.fal.media/files/upload/multipart"
+    assert cdn_multipart_part("https://cdn/x/", "u1", 3) == "https://cdn/x/multipart/u1/3"
+    # The signature in the query survives; the part goes on the path.
+    assert (
+        signed_multipart_part("https://s.example/up/obj?sig=abc&exp=1", "complete")
+        == "https://s.example/up/obj/complete?sig=abc&exp=1"
+    )
