@@ -22,6 +22,7 @@ from ._asyncfile import open_file
 from ._batch import BatchResult, Progress
 from ._client import AsyncClient
 from ._errors import FalClientError
+from ._manifest import check_header, check_input, input_key, parse_manifest
 from ._version import __version__
 
 DEMO_PROMPTS = [
@@ -305,18 +306,57 @@ def _manifest_path(ns: argparse.Namespace) -> Path:
     return Path(ns.manifest) if ns.manifest else Path(str(ns.output) + ".manifest")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:  # one of them does not exist (yet): compare where they would be
+        return a.resolve() == b.resolve()
+
+
+def _check_batch_files(ns: argparse.Namespace, manifest: Path) -> None:
+    """Refuse, before anything is read or written, an output that would overwrite the input
+    or the manifest."""
+    inputs, output = Path(ns.inputs), Path(ns.output)
+    if _same_file(output, inputs):
+        raise ValueError(
+            f"-o {ns.output} is the input file {ns.inputs}: writing results there would destroy "
+            "the inputs; choose another output file"
+        )
+    if _same_file(output, manifest):
+        raise ValueError(
+            f"-o {ns.output} is the manifest file: choose another output file (or --manifest)"
+        )
+
+
+def _check_resumable(ns: argparse.Namespace, manifest: Path, inputs: list[Any]) -> None:
+    """Refuse a --resume whose manifest is for another app or other inputs now, before the
+    output file is opened (and truncated), rather than when the map reaches the mismatch."""
+    try:
+        data = manifest.read_bytes()
+    except FileNotFoundError:
+        return
+    state = parse_manifest(data, source=str(manifest))
+    check_header(state, app=ns.app, path="", source=str(manifest))
+    for index, arguments in enumerate(inputs):
+        check_input(state.entries.get(index), index, input_key(arguments), source=str(manifest))
+
+
 async def _cmd_batch(ns: argparse.Namespace) -> int:
-    inputs = await anyio.to_thread.run_sync(_read_inputs, ns.inputs)
     manifest = _manifest_path(ns)
+    _check_batch_files(ns, manifest)
+    inputs = await anyio.to_thread.run_sync(_read_inputs, ns.inputs)
     if await anyio.Path(manifest).exists() and not ns.resume:
         raise ValueError(
             f"{manifest} exists (an earlier run of this batch): pass --resume to continue it "
             "without resubmitting anything, or delete it to start over"
         )
+    if ns.resume:
+        await anyio.to_thread.run_sync(_check_resumable, ns, manifest, inputs)
     failed = 0
     started = time.monotonic()
     # The output is rewritten in full on every run: results of earlier runs come back from
-    # the manifest, so OUT.jsonl always ends up with one line per input.
+    # the manifest, so OUT.jsonl always ends up with one line per input. Each line is flushed
+    # as it is written, so the file can be followed (tail -f) while the batch runs.
     async with _client(ns) as client, open_file(ns.output, "w") as out:
         with _ProgressView(len(inputs), ns.app, ns.progress) as view:
             async with client.map(
@@ -338,6 +378,7 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
                         record["error"] = str(item.error)
                         record["error_type"] = type(item.error).__name__
                     await out.write(json.dumps(record) + "\n")
+                    await out.flush()
     elapsed = time.monotonic() - started
     print(
         f"{len(inputs) - failed} done, {failed} failed in {elapsed:.2f}s; results in {ns.output}",
