@@ -120,7 +120,10 @@ async def _cmd_status(ns: argparse.Namespace) -> int:
 
 async def _cmd_result(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
-        _print_json(await client.result(ns.app, ns.request_id))
+        result = await client.result(
+            ns.app, ns.request_id, cancel_on_give_up=ns.cancel_on_interrupt
+        )
+        _print_json(result)
     return 0
 
 
@@ -446,6 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("request_id")
         if name == "status":
             p.add_argument("--logs", action="store_true", help="include log lines")
+        if name == "result":
+            p.add_argument(
+                "--cancel-on-interrupt",
+                action="store_true",
+                help="cancel the job when this command is interrupted (Ctrl-C); by default the "
+                "job, which may be someone else's, keeps running",
+            )
         p.set_defaults(handler=handler)
     p = with_emulator(sub.add_parser("upload", help="upload a file and print its URL"))
     p.add_argument("file")

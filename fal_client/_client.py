@@ -405,7 +405,9 @@ class AsyncClient:
     async def get_handle(self, application: str, request_id: str) -> AsyncRequestHandle:
         """A handle for an existing request of ``application`` (no request is sent).
 
-        On ``AsyncClient`` it is awaited, as in the official client.
+        On ``AsyncClient`` it is awaited, as in the official client. The job may be someone
+        else's: giving up on ``handle.get()`` leaves it running unless
+        ``get(cancel_on_give_up=True)``.
         """
         return self._queue.handle(application, request_id)
 
@@ -413,9 +415,17 @@ class AsyncClient:
         """The current status of a queued request."""
         return await self._queue.status(application, request_id, with_logs=with_logs)
 
-    async def result(self, application: str, request_id: str) -> AnyJSON:
-        """Wait for a queued request to finish and return its result."""
-        return await self._queue.result(application, request_id)
+    async def result(
+        self, application: str, request_id: str, *, cancel_on_give_up: bool = False
+    ) -> AnyJSON:
+        """Wait for a queued request to finish and return its result.
+
+        It re-attaches to a request that may be someone else's: giving up on the wait (Ctrl-C,
+        a cancel scope, a timeout) leaves the job running, unless ``cancel_on_give_up``.
+        """
+        return await self._queue.result(
+            application, request_id, cancel_on_give_up=cancel_on_give_up
+        )
 
     async def cancel(self, application: str, request_id: str) -> None:
         """Cancel a queued request."""

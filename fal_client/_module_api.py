@@ -360,7 +360,9 @@ async def subscribe_async(
 def get_handle(application: str, request_id: str) -> SyncRequestHandle:
     """A handle for an existing request of ``application`` (no request is sent).
 
-    On ``AsyncClient`` it is awaited, as in the official client.
+    On ``AsyncClient`` it is awaited, as in the official client. The job may be someone
+    else's: giving up on ``handle.get()`` leaves it running unless
+    ``get(cancel_on_give_up=True)``.
     """
     return default_sync_client().get_handle(application, request_id)
 
@@ -368,7 +370,9 @@ def get_handle(application: str, request_id: str) -> SyncRequestHandle:
 async def get_handle_async(application: str, request_id: str) -> AsyncRequestHandle:
     """A handle for an existing request of ``application`` (no request is sent).
 
-    On ``AsyncClient`` it is awaited, as in the official client.
+    On ``AsyncClient`` it is awaited, as in the official client. The job may be someone
+    else's: giving up on ``handle.get()`` leaves it running unless
+    ``get(cancel_on_give_up=True)``.
     """
     return await default_async_client().get_handle(application, request_id)
 
@@ -383,14 +387,28 @@ async def status_async(application: str, request_id: str, *, with_logs: bool = F
     return await default_async_client().status(application, request_id, with_logs=with_logs)
 
 
-def result(application: str, request_id: str) -> AnyJSON:
-    """Wait for a queued request to finish and return its result."""
-    return default_sync_client().result(application, request_id)
+def result(application: str, request_id: str, *, cancel_on_give_up: bool = False) -> AnyJSON:
+    """Wait for a queued request to finish and return its result.
+
+    It re-attaches to a request that may be someone else's: giving up on the wait (Ctrl-C,
+    a cancel scope, a timeout) leaves the job running, unless ``cancel_on_give_up``.
+    """
+    return default_sync_client().result(
+        application, request_id, cancel_on_give_up=cancel_on_give_up
+    )
 
 
-async def result_async(application: str, request_id: str) -> AnyJSON:
-    """Wait for a queued request to finish and return its result."""
-    return await default_async_client().result(application, request_id)
+async def result_async(
+    application: str, request_id: str, *, cancel_on_give_up: bool = False
+) -> AnyJSON:
+    """Wait for a queued request to finish and return its result.
+
+    It re-attaches to a request that may be someone else's: giving up on the wait (Ctrl-C,
+    a cancel scope, a timeout) leaves the job running, unless ``cancel_on_give_up``.
+    """
+    return await default_async_client().result(
+        application, request_id, cancel_on_give_up=cancel_on_give_up
+    )
 
 
 def cancel(application: str, request_id: str) -> None:

@@ -84,8 +84,19 @@ class AsyncRequestHandle:
     ``AsyncClient.get_handle(app, request_id)`` / ``AsyncRequestHandle.from_request_id``.
     """
 
-    def __init__(self, engine: Engine, app: Union[str, AppId], request_id: str):
+    def __init__(
+        self,
+        engine: Engine,
+        app: Union[str, AppId],
+        request_id: str,
+        *,
+        started_here: bool = False,
+    ):
         self._engine = engine
+        # Whether this client created the job (submit): only then does giving up on a wait
+        # cancel it by default. A handle re-attached to an existing request (get_handle,
+        # result) leaves the job to whoever started it unless asked (cancel_on_give_up=True).
+        self._started_here = started_here
         self.app_id = app if isinstance(app, AppId) else parse_app_id(app)
         self.request_id = check.request_id(request_id)
         endpoints = engine.endpoints
@@ -236,20 +247,35 @@ class AsyncRequestHandle:
                 raise _StatusStreamNotHere() from exc
             raise
 
-    async def get(self, *, interval: float = DEFAULT_POLL_INTERVAL) -> AnyJSON:
+    async def get(
+        self,
+        *,
+        interval: float = DEFAULT_POLL_INTERVAL,
+        cancel_on_give_up: Optional[bool] = None,
+    ) -> AnyJSON:
         """Wait for the job to finish and return its result.
 
-        If the caller gives up while waiting (cancellation, timeout), the remote job is
-        cancelled before the cancellation propagates.
+        If the caller gives up while waiting (cancellation, timeout, Ctrl-C), the remote job is
+        cancelled before the cancellation propagates when this client started it (a handle
+        from ``submit``). A handle re-attached to an existing request (``get_handle``) leaves
+        the job running: someone else may be waiting for it. ``cancel_on_give_up`` overrides
+        either default.
 
         Raises:
             FalClientHTTPError: the job failed (a subclass by status: ``ValidationError``, ...).
         """
         check.positive_number("interval", interval, optional=False)
-        return await self._wait_result(with_logs=False, interval=interval, on_update=None)
+        return await self._wait_result(
+            with_logs=False, interval=interval, on_update=None, cancel=cancel_on_give_up
+        )
 
     async def _wait_result(
-        self, *, with_logs: bool, interval: float, on_update: Optional[OnQueueUpdate]
+        self,
+        *,
+        with_logs: bool,
+        interval: float,
+        on_update: Optional[OnQueueUpdate],
+        cancel: Optional[bool] = None,
     ) -> AnyJSON:
         completed: Optional[Completed] = None
         try:
@@ -267,7 +293,8 @@ class AsyncRequestHandle:
             proves_not_running = (
                 isinstance(exc, FalClientHTTPError) and exc.status_code in _NOT_RUNNING_STATUSES
             )
-            if completed is None and not proves_not_running:
+            cancels = self._started_here if cancel is None else cancel
+            if completed is None and cancels and not proves_not_running:
                 await self._cancel_on_give_up()
             raise
 
@@ -367,7 +394,7 @@ class Queue:
             raise UnexpectedResponseError(
                 "submit response has no request_id", body=data, app=app.full
             )
-        handle = AsyncRequestHandle(self._engine, app, request_id)
+        handle = AsyncRequestHandle(self._engine, app, request_id, started_here=True)
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except anyio.get_cancelled_exc_class():
@@ -450,9 +477,12 @@ class Queue:
             with_logs=with_logs
         )
 
-    async def result(self, application: str, request_id: str) -> AnyJSON:
+    async def result(
+        self, application: str, request_id: str, *, cancel_on_give_up: bool = False
+    ) -> AnyJSON:
         """The body of ``AsyncClient.result``."""
-        return await AsyncRequestHandle(self._engine, application, request_id).get()
+        handle = AsyncRequestHandle(self._engine, application, request_id)
+        return await handle.get(cancel_on_give_up=cancel_on_give_up)
 
     async def cancel(self, application: str, request_id: str) -> None:
         """The body of ``AsyncClient.cancel``."""

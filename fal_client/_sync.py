@@ -67,16 +67,21 @@ class SyncRequestHandle(SyncRequestHandleBase):
         events = self._handle.iter_events(with_logs=with_logs, interval=interval)
         return self._portal.iterate(lambda: events)
 
-    def get(self, *, interval: float = 0.1) -> AnyJSON:
+    def get(self, *, interval: float = 0.1, cancel_on_give_up: Optional[bool] = None) -> AnyJSON:
         """Wait for the job to finish and return its result.
 
-        If the caller gives up while waiting (cancellation, timeout), the remote job is
-        cancelled before the cancellation propagates.
+        If the caller gives up while waiting (cancellation, timeout, Ctrl-C), the remote job is
+        cancelled before the cancellation propagates when this client started it (a handle
+        from ``submit``). A handle re-attached to an existing request (``get_handle``) leaves
+        the job running: someone else may be waiting for it. ``cancel_on_give_up`` overrides
+        either default.
 
         Raises:
             FalClientHTTPError: the job failed (a subclass by status: ``ValidationError``, ...).
         """
-        return self._portal.call(partial(self._handle.get, interval=interval))
+        return self._portal.call(
+            partial(self._handle.get, interval=interval, cancel_on_give_up=cancel_on_give_up)
+        )
 
     def cancel(
         self,
@@ -324,7 +329,9 @@ class SyncClient(SyncClientBase):
     def get_handle(self, application: str, request_id: str) -> SyncRequestHandle:
         """A handle for an existing request of ``application`` (no request is sent).
 
-        On ``AsyncClient`` it is awaited, as in the official client.
+        On ``AsyncClient`` it is awaited, as in the official client. The job may be someone
+        else's: giving up on ``handle.get()`` leaves it running unless
+        ``get(cancel_on_give_up=True)``.
         """
         return SyncRequestHandle(
             self._portal.call(partial(self._async.get_handle, application, request_id)),
@@ -337,9 +344,19 @@ class SyncClient(SyncClientBase):
             partial(self._async.status, application, request_id, with_logs=with_logs)
         )
 
-    def result(self, application: str, request_id: str) -> AnyJSON:
-        """Wait for a queued request to finish and return its result."""
-        return self._portal.call(partial(self._async.result, application, request_id))
+    def result(
+        self, application: str, request_id: str, *, cancel_on_give_up: bool = False
+    ) -> AnyJSON:
+        """Wait for a queued request to finish and return its result.
+
+        It re-attaches to a request that may be someone else's: giving up on the wait (Ctrl-C,
+        a cancel scope, a timeout) leaves the job running, unless ``cancel_on_give_up``.
+        """
+        return self._portal.call(
+            partial(
+                self._async.result, application, request_id, cancel_on_give_up=cancel_on_give_up
+            )
+        )
 
     def cancel(self, application: str, request_id: str) -> None:
         """Cancel a queued request."""

@@ -203,3 +203,51 @@ def test_sigint_in_a_sync_subscribe_cancels_the_job_and_exits_promptly(
     assert elapsed < 10
     assert emu.wait_job_status(request_id, status="CANCELLED", timeout=5).cancelled
     gate.open()
+
+
+# --- giving up on a job this client did not start ------------------------------------------
+
+
+async def _give_up_on_result(
+    client: fal_client.AsyncClient, emu: Emulator, request_id: str, **options: Any
+) -> None:
+    """Wait for ``request_id``'s result, and give up once the wait is watching the job."""
+    async with anyio.create_task_group() as group:
+
+        async def wait() -> None:
+            await client.result("test/hold", request_id, **options)
+
+        group.start_soon(wait)
+        await emu.wait_until_async(
+            lambda: any(
+                s.kind == "status_stream" and s.request_id == request_id and not s.finished
+                for s in emu.streams()
+            )
+        )
+        group.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_giving_up_on_result_leaves_a_job_this_client_did_not_start(
+    async_client: fal_client.AsyncClient, emu: Emulator, new_gate: Any
+) -> None:
+    gate_name, gate = new_gate()
+    try:
+        async with async_client:
+            # Started by "someone else": another client submitted it.
+            other = fal_client.AsyncClient(**_options_of(async_client, emu))
+            request_id = (await other.submit("test/hold", {"gate": gate_name})).request_id
+            await emu.wait_job_status_async(request_id, status="IN_PROGRESS")
+            await _give_up_on_result(async_client, emu, request_id)
+            assert "cancel" not in [r.operation for r in emu.requests()]
+            assert emu.job(request_id).status == "IN_PROGRESS"
+            # Asked to: then it is cancelled.
+            await _give_up_on_result(async_client, emu, request_id, cancel_on_give_up=True)
+            await emu.wait_job_status_async(request_id, status="CANCELLED")
+    finally:
+        gate.open()
+
+
+def _options_of(client: fal_client.AsyncClient, emu: Emulator) -> dict[str, Any]:
+    e = client.endpoints
+    return {"key": emu.env["FAL_KEY"], "queue_url": e.queue_url, "run_url": e.run_url}
