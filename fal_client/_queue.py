@@ -341,6 +341,10 @@ class AsyncRequestHandle:
                 logger.debug("remote cancel of %s failed: %s", self.request_id, exc)
 
 
+class _SubmitInFlightAtDeadline(Exception):
+    """``give_up_at`` passed while the submit POST was in flight (see ``Queue.submit``)."""
+
+
 class _StatusStreamUnsupported(Exception):
     """The server has no status stream at all; poll instead."""
 
@@ -367,6 +371,7 @@ class Queue:
         priority: Optional[Priority] = None,
         headers: Optional[Mapping[str, str]] = None,
         start_timeout: Optional[float] = None,
+        give_up_at: Optional[float] = None,
     ) -> AsyncRequestHandle:
         """The body of ``AsyncClient.submit``."""
         app = parse_app_id(application)
@@ -378,7 +383,13 @@ class Queue:
             app, path, check.http_url("webhook_url", webhook_url)
         )
         content = await serialise(self._engine, arguments, checked)
-        with anyio.CancelScope(shield=True):
+        # Shielded: a caller cancelled while the POST is in flight still learns the request id,
+        # so the new job can be cancelled instead of running orphaned. Except past
+        # ``give_up_at`` (subscribe's client_timeout, which bounds the whole call): then the
+        # call ends, saying that the job may exist.
+        with anyio.CancelScope(shield=True) as shield:
+            if give_up_at is not None:
+                shield.deadline = give_up_at
             response = await self._engine.transport.request(
                 "POST",
                 url,
@@ -387,6 +398,8 @@ class Queue:
                 headers=request_headers,
                 app=app.full,
             )
+        if shield.cancelled_caught:
+            raise _SubmitInFlightAtDeadline()
         handle_response_headers(response.headers)
         data = decode_json(response, app=app.full, request_id=None)
         request_id = data.get("request_id") if isinstance(data, dict) else None
@@ -435,7 +448,7 @@ class Queue:
                 )
         handle: Optional[AsyncRequestHandle] = None
 
-        async def flow() -> AnyJSON:
+        async def flow(give_up_at: Optional[float]) -> AnyJSON:
             nonlocal handle
             handle = await self.submit(
                 application,
@@ -446,6 +459,7 @@ class Queue:
                 priority=priority,
                 headers=headers,
                 start_timeout=start_timeout,
+                give_up_at=give_up_at,
             )
             try:
                 await _invoke(on_enqueue, handle.request_id)
@@ -457,9 +471,18 @@ class Queue:
             )
 
         if client_timeout is None:
-            return await flow()
-        with anyio.move_on_after(client_timeout):
-            return await flow()
+            return await flow(None)
+        # client_timeout bounds the whole call, the submit included.
+        with anyio.move_on_after(client_timeout) as scope:
+            try:
+                return await flow(scope.deadline)
+            except _SubmitInFlightAtDeadline:
+                raise FalClientTimeoutError(
+                    client_timeout,
+                    app=application,
+                    message="the submit was still in flight at the deadline: the job may have "
+                    "been created, but its request id never arrived, so it was not cancelled",
+                ) from None
         raise FalClientTimeoutError(
             client_timeout,
             handle.request_id if handle else None,

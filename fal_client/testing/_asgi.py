@@ -93,6 +93,7 @@ class EmulatorASGI:
         ex.fault = choice = self._state.faults.choose(route.operation, route.fault_targets())
         if choice.delay:
             entry.fault = "latency"
+            resets = self._state.resets
             # Once stopping, stop() has swept the delays already: a new one must not park.
             if not self._state.stopping:
                 # Tests wait on this to know a request is parked in its delay.
@@ -105,9 +106,12 @@ class EmulatorASGI:
                         await anyio.sleep(choice.delay)
                     finally:
                         self._state.delays.discard(delay)
-            # Only stop() cancels a delay, and it sets ``stopping`` first.
+            # Only stop() and reset() cancel a delay; stop() sets ``stopping`` first. A request
+            # parked across a reset is not handled: it would leak into what comes after.
             if self._state.stopping:
                 return detail_response(503, "The emulator is stopping", request_id=new_request_id())
+            if self._state.resets != resets:
+                return detail_response(503, "The emulator was reset", request_id=new_request_id())
         if choice.rule is not None:
             entry.fault = choice.rule.kind
             if choice.rule.kind in _IMMEDIATE_FAULTS:

@@ -759,7 +759,9 @@ class Emulator:
         """Forget jobs, requests, files, webhooks, streams and faults; keep the apps.
 
         Jobs still queued or running are cancelled first; it returns once the running ones have
-        unwound (their ``finally`` blocks have run).
+        unwound (their ``finally`` blocks have run). A request parked in an injected delay is
+        answered 503 ("The emulator was reset") rather than handled after the reset, so it
+        cannot leak a job into whatever comes next.
         """
         portal = self._portal
         if portal is None:
@@ -780,6 +782,9 @@ class Emulator:
     async def _reset_on_loop(self) -> None:
         # reset(), on the emulator's own event loop (POST /__emulator/reset awaits it directly).
         state = self._state
+        state.resets += 1
+        for delay in list(state.delays):
+            delay.cancel()
         live = [job for job in state.jobs if job.status != COMPLETED]
         for job in live:
             self._runner.cancel(job)

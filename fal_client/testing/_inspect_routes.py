@@ -655,7 +655,8 @@ _ROUTES: List[Tuple[Endpoint, Handler]] = [
             "reset",
             "Control",
             "Forget jobs, requests, files, webhooks, streams and faults; keep the apps.",
-            "Live jobs are cancelled first; it answers once they have unwound.",
+            "Live jobs are cancelled first; it answers once they have unwound. A request parked "
+            "in an injected delay is answered 503 rather than handled after the reset.",
             response={
                 "type": "object",
                 "properties": {"reset": {"type": "boolean"}},

@@ -215,6 +215,8 @@ class EmulatorState:
         self.open_streams: set[StreamEntry] = set()
         # Injected latency delays in progress (touched only on the emulator's loop).
         self.delays: set[anyio.CancelScope] = set()
+        # Bumped by each reset: a request parked in a delay from before it is not handled.
+        self.resets = 0
         # Open control streams (the dashboard's change events); stop() ends them at once.
         self.control_streams: set[anyio.CancelScope] = set()
         self.tokens = TokenAuthority()

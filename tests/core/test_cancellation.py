@@ -18,6 +18,7 @@ import pytest
 
 import fal_client
 from fal_client.testing import Emulator, Gate
+from tests.conftest import Driver
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -251,3 +252,16 @@ async def test_giving_up_on_result_leaves_a_job_this_client_did_not_start(
 def _options_of(client: fal_client.AsyncClient, emu: Emulator) -> dict[str, Any]:
     e = client.endpoints
     return {"key": emu.env["FAL_KEY"], "queue_url": e.queue_url, "run_url": e.run_url}
+
+
+def test_client_timeout_bounds_a_submit_still_in_flight(mode: Driver, emu: Emulator) -> None:
+    # The submit's answer takes longer than the whole call may: the call ends at its deadline
+    # (the submit is not waited for under a shield), saying the job may exist.
+    emu.faults("latency", operation="submit", seconds=20, count=1)
+    with pytest.raises(fal_client.FalClientTimeoutError) as info:
+        mode.call("subscribe", "test/echo", {"x": 1}, client_timeout=1.5)
+    assert "may have been created" in str(info.value)
+    assert info.value.timeout == 1.5 and info.value.request_id is None
+    # Proof that the call did not wait for the submit: the emulator has not answered it yet.
+    submits = [r for r in emu.requests() if r.operation == "submit"]
+    assert len(submits) == 1 and submits[0].status_code is None

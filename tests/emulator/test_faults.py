@@ -203,3 +203,31 @@ async def test_clear_faults_removes_them_all(emulator: Emulator, client: httpx.A
     emulator.clear_faults()
 
     assert (await client.post("/run/fal-ai/echo", json={})).status_code == 200
+
+
+def test_a_request_parked_in_a_delay_across_a_reset_is_not_handled(emulator: Emulator) -> None:
+    # Otherwise a submit delayed in one test would create its job in the next one.
+    import threading
+
+    emulator.reset()
+    emulator.faults("latency", operation="submit", seconds=30, count=1)
+    answers: List[httpx.Response] = []
+
+    def submit() -> None:
+        answers.append(
+            httpx.post(
+                f"{emulator.url}/queue/fal-ai/echo",
+                json={"x": 1},
+                headers={"Authorization": f"Key {emulator.key}"},
+                timeout=60,
+            )
+        )
+
+    sender = threading.Thread(target=submit)
+    sender.start()
+    emulator.wait_until(lambda: any(r.fault == "latency" for r in emulator.requests()))
+    emulator.reset()
+    sender.join(timeout=20)
+    assert not sender.is_alive()
+    assert answers[0].status_code == 503 and "reset" in answers[0].json()["detail"]
+    assert emulator.jobs() == []
