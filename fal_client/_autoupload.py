@@ -157,7 +157,15 @@ def _fill(value: Any) -> Any:
 
 def check_arguments(engine: Engine, arguments: Any) -> Optional[bytes]:
     """The JSON body of ``arguments``, checked now, before anything is sent; ``None`` when
-    files in them must be uploaded first (auto-upload), everything else having been checked."""
+    files in them must be uploaded first (auto-upload), everything else having been checked.
+
+    A fal app's input is a JSON object: a list, a string or ``None`` is refused here.
+    """
+    if not isinstance(arguments, Mapping):
+        raise TypeError(
+            f"arguments must be a dict (a JSON object of the app's inputs), "
+            f"got {type(arguments).__name__}"
+        )
     if engine.auto_upload and contains_uploadable(arguments):
         validate_json(arguments, placeholder=is_uploadable)
         return None
