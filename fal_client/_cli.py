@@ -1,8 +1,9 @@
 """The ``fal-client`` command line: one-off calls, batches, the emulator, and the demo.
 
 Every command runs the async engine under ``anyio.run``; ``--emulator`` runs it against an
-embedded emulator instead of fal.ai. Exit codes: 0 success, 1 a job or request failed, 2 bad
-usage or input, 130 interrupted.
+embedded emulator instead of fal.ai. Exit codes (``EXIT_CODES``): 0 success, 1 a job or
+request failed, 2 bad usage or input, 3 missing or rejected credentials, 124 a timeout (as
+``timeout(1)`` exits), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -21,8 +22,15 @@ import anyio
 from ._asyncfile import open_file
 from ._batch import BatchResult, Progress
 from ._client import AsyncClient
-from ._errors import FalClientError
+from ._errors import (
+    AuthenticationError,
+    FalClientError,
+    FalClientTimeoutError,
+    MissingCredentialsError,
+    StartTimeoutError,
+)
 from ._manifest import check_header, check_input, input_key, parse_manifest
+from ._status import status_to_json
 from ._version import __version__
 
 DEMO_PROMPTS = [
@@ -114,7 +122,7 @@ async def _cmd_submit(ns: argparse.Namespace) -> int:
 async def _cmd_status(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
         status = await client.status(ns.app, ns.request_id, with_logs=ns.logs)
-        print(status)
+        _print_json(status_to_json(status))
     return 0
 
 
@@ -404,7 +412,11 @@ def _cmd_emulator(ns: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fal-client`` (exposed for tests and docs)."""
-    parser = argparse.ArgumentParser(prog="fal-client", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fal-client",
+        description=__doc__.splitlines()[0].replace("``", ""),
+        epilog="exit codes: " + ", ".join(f"{code} {what}" for code, what in EXIT_CODES.items()),
+    )
     parser.add_argument("--version", action="version", version=f"fal-client {__version__}")
     parser.add_argument(
         "--backend",
@@ -471,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "is journalled in a manifest (default OUTPUT.manifest); after a crash or Ctrl-C, "
                 "run the same command with --resume: nothing already submitted is submitted "
                 "again. Exit codes: 0 all done, 1 some inputs failed, 2 bad usage/inputs/"
-                "manifest, 130 interrupted."
+                "manifest, 3 missing or rejected credentials, 130 interrupted."
             ),
         )
     )
@@ -509,6 +521,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What each exit code of ``fal-client`` means (also shown by ``--help``).
+EXIT_CODES = {
+    0: "success",
+    1: "a job or request failed",
+    2: "bad usage or input",
+    3: "missing or rejected credentials",
+    124: "a timeout (--timeout, or the server's start timeout)",
+    130: "interrupted",
+}
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code for an error that ended a command (see ``EXIT_CODES``)."""
+    if isinstance(exc, (MissingCredentialsError, AuthenticationError)):
+        return 3
+    if isinstance(exc, (FalClientTimeoutError, StartTimeoutError)):
+        return 124
+    if isinstance(exc, FalClientError):
+        return 1
+    return 2
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``fal-client``; returns the exit code."""
     parser = build_parser()
@@ -525,12 +559,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 file=sys.stderr,
             )
         return 130
+    except FalClientError as exc:  # before OSError: a timeout is also a TimeoutError
+        print(f"fal-client: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return exit_code_of(exc)
     except (ValueError, TypeError, OSError) as exc:
         print(f"fal-client: error: {exc}", file=sys.stderr)
-        return 2
-    except FalClientError as exc:
-        print(f"fal-client: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return exit_code_of(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

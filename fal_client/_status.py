@@ -8,7 +8,15 @@ from typing import Any, Optional
 
 from ._errors import UnexpectedResponseError
 
-__all__ = ["Completed", "InProgress", "LogsSoFar", "Queued", "Status", "parse_status"]
+__all__ = [
+    "Completed",
+    "InProgress",
+    "LogsSoFar",
+    "Queued",
+    "Status",
+    "parse_status",
+    "status_to_json",
+]
 
 
 class Status:
@@ -94,3 +102,21 @@ class LogsSoFar:
         else:
             self._lines.extend(new)
         return dataclasses.replace(status, logs=list(self._lines))
+
+
+def status_to_json(status: Status) -> dict[str, Any]:
+    """A status as the JSON object fal sends for it (``status``, ``queue_position``, ``logs``,
+    ``metrics``, ``error``, ``error_type``): what the command line prints."""
+    if isinstance(status, Queued):
+        return {"status": "IN_QUEUE", "queue_position": status.position}
+    if isinstance(status, InProgress):
+        return {"status": "IN_PROGRESS", "logs": status.logs}
+    if isinstance(status, Completed):
+        return {
+            "status": "COMPLETED",
+            "logs": status.logs,
+            "metrics": status.metrics,
+            "error": status.error,
+            "error_type": status.error_type,
+        }
+    raise TypeError(f"not a queue status: {status!r}")

@@ -92,3 +92,48 @@ def test_batch_json_progress_and_resume_of_a_finished_batch_sends_nothing(
     # A fresh embedded emulator knows none of the request ids: only the manifest can answer.
     assert main([*argv, "--resume", "--progress", "none"]) == 0
     assert sorted(output.read_text().splitlines()) == first
+
+
+def test_exit_codes_tell_failures_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fal_client._cli import EXIT_CODES
+
+    # A timeout exits 124, as timeout(1) does.
+    code = main(["subscribe", "--emulator", "fal-ai/slow", "-i", "seconds=30", "--timeout", "1.5"])
+    assert code == 124 and "FalClientTimeoutError" in capsys.readouterr().err
+    # No key anywhere: 3 (missing or rejected credentials), not 2 (bad input).
+    for name in ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FAL_HOME_DIR", str(tmp_path))
+    monkeypatch.setenv("FAL_QUEUE_URL", "http://127.0.0.1:9/queue")
+    assert main(["status", "fal-ai/echo", "some-id"]) == 3
+    # A failed job: 1.
+    assert main(["run", "--emulator", "fal-ai/fail", "-i", "message=boom"]) == 1
+    assert set(EXIT_CODES) == {0, 1, 2, 3, 124, 130}
+
+
+def test_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())  # as wrapped for the terminal
+    assert "124 a timeout" in text and "3 missing or rejected credentials" in text
+    assert "``" not in text  # no reStructuredText markup in --help
+
+
+def test_status_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    from fal_client._status import Completed, InProgress, Queued, status_to_json
+
+    assert status_to_json(Queued(position=2)) == {"status": "IN_QUEUE", "queue_position": 2}
+    assert status_to_json(InProgress(logs=[{"message": "a"}]))["logs"] == [{"message": "a"}]
+    done = status_to_json(Completed(logs=None, metrics={"t": 1}, error="x", error_type="y"))
+    assert done == {
+        "status": "COMPLETED",
+        "logs": None,
+        "metrics": {"t": 1},
+        "error": "x",
+        "error_type": "y",
+    }
+    # Through the command line: an unknown request on the emulator is a 404 (exit 1), and a
+    # submitted one prints its status as JSON.
+    assert main(["status", "--emulator", "fal-ai/echo", "unknown-request"]) == 1
