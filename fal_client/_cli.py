@@ -54,10 +54,46 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0 (argparse names the flag on error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port (0 picks a free one)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {text!r}")
+    return value
+
+
 def _arguments(ns: argparse.Namespace) -> dict[str, Any]:
     args: dict[str, Any] = {}
     if getattr(ns, "json", None):
-        loaded = json.loads(ns.json)
+        try:
+            loaded = json.loads(ns.json)
+        except ValueError as exc:
+            raise ValueError(f"--json is not valid JSON: {exc}") from None
         if not isinstance(loaded, dict):
             raise ValueError("--json must be a JSON object")
         args.update(loaded)
@@ -116,7 +152,17 @@ async def _cmd_submit(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
         handle = await client.submit(ns.app, _arguments(ns))
         print(handle.request_id)
+    _note_emulator_gone(ns, "its request id")
     return 0
+
+
+def _note_emulator_gone(ns: argparse.Namespace, what: str) -> None:
+    if getattr(ns, "emulator", False):
+        print(
+            f"note: the embedded emulator (--emulator) stopped with this command; {what} "
+            "refers to nothing now",
+            file=sys.stderr,
+        )
 
 
 async def _cmd_status(ns: argparse.Namespace) -> int:
@@ -145,6 +191,7 @@ async def _cmd_cancel(ns: argparse.Namespace) -> int:
 async def _cmd_upload(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
         print(await client.upload_file(ns.file))
+    _note_emulator_gone(ns, "the URL")
     return 0
 
 
@@ -299,6 +346,9 @@ async def _cmd_demo(ns: argparse.Namespace) -> int:
 
 def _read_inputs(path: str) -> list[dict[str, Any]]:
     inputs = []
+    if not Path(path).is_file():
+        what = "is a directory" if Path(path).is_dir() else "no such file"
+        raise ValueError(f"INPUTS {path}: {what}")
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
@@ -406,7 +456,12 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
 def _cmd_emulator(ns: argparse.Namespace) -> int:
     from .testing import serve_forever
 
-    serve_forever(ns.host, ns.port, key=ns.key, allow_remote=ns.allow_remote)
+    try:
+        serve_forever(ns.host, ns.port, key=ns.key, allow_remote=ns.allow_remote)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise OSError(
+            f"cannot listen on {ns.host}:{ns.port} (--host/--port): {exc.strerror or exc}"
+        ) from None
     return 0
 
 
@@ -446,7 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_run)
     p = with_emulator(sub.add_parser("subscribe", help="queue a job, wait, print its result"))
     with_inputs(p)
-    p.add_argument("--timeout", type=float, default=None, help="give up (and cancel) after SECONDS")
+    p.add_argument(
+        "--timeout", type=_seconds, default=None, help="give up (and cancel) after SECONDS"
+    )
     p.set_defaults(handler=_cmd_subscribe)
     p = with_emulator(sub.add_parser("submit", help="queue a job and print its request id"))
     with_inputs(p)
@@ -457,8 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("cancel", _cmd_cancel, "cancel a queued request"),
     ):
         p = with_emulator(sub.add_parser(name, help=text))
-        p.add_argument("app")
-        p.add_argument("request_id")
+        p.add_argument("app", help="app id the request was submitted to, e.g. fal-ai/fast-sdxl")
+        p.add_argument("request_id", help="the request id submit printed")
         if name == "status":
             p.add_argument("--logs", action="store_true", help="include log lines")
         if name == "result":
@@ -470,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
         p.set_defaults(handler=handler)
     p = with_emulator(sub.add_parser("upload", help="upload a file and print its URL"))
-    p.add_argument("file")
+    p.add_argument("file", help="the file to upload to fal's storage")
     p.set_defaults(handler=_cmd_upload)
     p = with_emulator(
         sub.add_parser(
@@ -491,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", help="JSONL file, one argument object per line")
     p.add_argument("-o", "--output", required=True, help="JSONL file to write results to")
     p.add_argument(
-        "-c", "--concurrency", type=int, default=16, help="most jobs in flight (default 16)"
+        "-c", "--concurrency", type=_count, default=16, help="most jobs in flight (default 16)"
     )
     p.add_argument(
         "--resume",
@@ -499,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue from the manifest of an earlier run (re-attach, never resubmit)",
     )
     p.add_argument("--manifest", help="manifest path (default: OUTPUT.manifest)")
-    p.add_argument("--timeout", type=float, default=None, help="per-job limit in seconds")
+    p.add_argument("--timeout", type=_seconds, default=None, help="per-job limit in seconds")
     p.add_argument(
         "--progress",
         choices=PROGRESS_MODES,
@@ -508,14 +565,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_cmd_batch)
     p = sub.add_parser("demo", help="batch ~200 prompts through the embedded emulator")
-    p.add_argument("-n", "--count", type=int, default=200)
-    p.add_argument("-c", "--concurrency", type=int, default=32)
-    p.add_argument("-o", "--out", default="fal-demo-out")
+    p.add_argument("-n", "--count", type=_count, default=200, help="prompts (default 200)")
+    p.add_argument(
+        "-c", "--concurrency", type=_count, default=32, help="jobs in flight (default 32)"
+    )
+    p.add_argument(
+        "-o", "--out", default="fal-demo-out", help="folder for the images (default fal-demo-out)"
+    )
     p.set_defaults(handler=_cmd_demo)
     p = sub.add_parser("emulator", help="serve the fal emulator until Ctrl-C")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--key", default=None)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument(
+        "--port", type=_port, default=8000, help="port to listen on (default 8000; 0: any free)"
+    )
+    p.add_argument(
+        "--key", default=None, help="the API key clients must send (default: a fixed one)"
+    )
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     p.set_defaults(handler=_cmd_emulator, sync=True)
     return parser

@@ -137,3 +137,64 @@ def test_status_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     # Through the command line: an unknown request on the emulator is a 404 (exit 1), and a
     # submitted one prints its status as JSON.
     assert main(["status", "--emulator", "fal-ai/echo", "unknown-request"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["subscribe", "--emulator", "fal-ai/echo", "-i", "a=1", "--timeout", "-1"], "--timeout"),
+        (["batch", "fal-ai/echo", "in.jsonl", "-o", "o.jsonl", "-c", "0"], "--concurrency"),
+        (["emulator", "--port", "99999"], "--port"),
+    ],
+)
+def test_bad_flags_are_refused_naming_the_flag(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and named in capsys.readouterr().err
+
+
+def test_errors_name_what_the_user_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    assert main(["run", "--emulator", "fal-ai/echo", "--json", "{bad"]) == 2
+    assert "--json is not valid JSON" in capsys.readouterr().err
+    out = tmp_path / "o.jsonl"
+    assert main(["batch", "fal-ai/echo", str(tmp_path / "missing.jsonl"), "-o", str(out)]) == 2
+    assert "no such file" in capsys.readouterr().err and not out.exists()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["emulator", "--port", str(port)]) == 2
+    assert f"127.0.0.1:{port} (--host/--port)" in capsys.readouterr().err
+
+
+def test_submit_on_the_embedded_emulator_says_it_is_gone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["submit", "--emulator", "fal-ai/echo", "-i", "a=1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() and "stopped with this command" in captured.err
+
+
+def test_every_argument_has_help_text() -> None:
+    import argparse
+
+    from fal_client._cli import build_parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, where: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{where} {name}")
+            elif not action.help and action.dest != "help":
+                missing.append(f"{where}: {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "fal-client")
+    assert missing == []
