@@ -30,7 +30,7 @@ from ._errors import (
     StartTimeoutError,
 )
 from ._manifest import check_header, check_input, input_key, parse_manifest
-from ._status import status_to_json
+from ._status import InProgress, Queued, Status, status_to_json
 from ._version import __version__
 
 DEMO_PROMPTS = [
@@ -142,9 +142,43 @@ async def _cmd_run(ns: argparse.Namespace) -> int:
     return 0
 
 
+class _WaitReporter:
+    """What a waiting ``subscribe``/``result`` shows on stderr: the queue position and state as
+    they change, and each new log line once (nothing with ``--quiet``)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self._last = ""
+        self._logs_shown = 0
+
+    def __call__(self, status: Status) -> None:
+        if self.quiet:
+            return
+        if isinstance(status, Queued):
+            line = f"queued (position {status.position})"
+        elif isinstance(status, InProgress):
+            line = "running"
+        else:
+            line = "completed"
+        if line != self._last:
+            print(line, file=sys.stderr)
+            self._last = line
+        logs = getattr(status, "logs", None) or []
+        for entry in logs[self._logs_shown :]:  # statuses carry every line so far
+            print(f"  log: {entry.get('message', entry)}", file=sys.stderr)
+        self._logs_shown = max(self._logs_shown, len(logs))
+
+
 async def _cmd_subscribe(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
-        _print_json(await client.subscribe(ns.app, _arguments(ns), client_timeout=ns.timeout))
+        result = await client.subscribe(
+            ns.app,
+            _arguments(ns),
+            client_timeout=ns.timeout,
+            with_logs=not ns.quiet,
+            on_queue_update=_WaitReporter(ns.quiet),
+        )
+        _print_json(result)
     return 0
 
 
@@ -174,8 +208,11 @@ async def _cmd_status(ns: argparse.Namespace) -> int:
 
 async def _cmd_result(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
-        result = await client.result(
-            ns.app, ns.request_id, cancel_on_give_up=ns.cancel_on_interrupt
+        handle = await client.get_handle(ns.app, ns.request_id)
+        result = await handle.get(
+            cancel_on_give_up=ns.cancel_on_interrupt,
+            with_logs=not ns.quiet,
+            on_queue_update=_WaitReporter(ns.quiet),
         )
         _print_json(result)
     return 0
@@ -504,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout", type=_seconds, default=None, help="give up (and cancel) after SECONDS"
     )
+    p.add_argument(
+        "--quiet", action="store_true", help="do not show the queue position and logs on stderr"
+    )
     p.set_defaults(handler=_cmd_subscribe)
     p = with_emulator(sub.add_parser("submit", help="queue a job and print its request id"))
     with_inputs(p)
@@ -519,6 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "status":
             p.add_argument("--logs", action="store_true", help="include log lines")
         if name == "result":
+            p.add_argument(
+                "--quiet",
+                action="store_true",
+                help="do not show the queue position and logs on stderr while waiting",
+            )
             p.add_argument(
                 "--cancel-on-interrupt",
                 action="store_true",

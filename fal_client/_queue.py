@@ -252,6 +252,8 @@ class AsyncRequestHandle:
         *,
         interval: float = DEFAULT_POLL_INTERVAL,
         cancel_on_give_up: Optional[bool] = None,
+        with_logs: bool = False,
+        on_queue_update: Optional[OnQueueUpdate] = None,
     ) -> AnyJSON:
         """Wait for the job to finish and return its result.
 
@@ -261,12 +263,24 @@ class AsyncRequestHandle:
         the job running: someone else may be waiting for it. ``cancel_on_give_up`` overrides
         either default.
 
+        Args:
+            interval: the first polling gap when no status stream is available.
+            cancel_on_give_up: cancel the job when the caller gives up (see above).
+            with_logs: include log lines in the statuses passed to ``on_queue_update``.
+            on_queue_update: called with each ``Status`` while waiting (sync or async), as in
+                ``subscribe``.
+
         Raises:
             FalClientHTTPError: the job failed (a subclass by status: ``ValidationError``, ...).
         """
         check.positive_number("interval", interval, optional=False)
+        if on_queue_update is not None and not callable(on_queue_update):
+            raise TypeError(f"on_queue_update must be a callable, got {on_queue_update!r}")
         return await self._wait_result(
-            with_logs=False, interval=interval, on_update=None, cancel=cancel_on_give_up
+            with_logs=with_logs,
+            interval=interval,
+            on_update=on_queue_update,
+            cancel=cancel_on_give_up,
         )
 
     async def _wait_result(

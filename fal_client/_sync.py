@@ -67,7 +67,14 @@ class SyncRequestHandle(SyncRequestHandleBase):
         events = self._handle.iter_events(with_logs=with_logs, interval=interval)
         return self._portal.iterate(lambda: events)
 
-    def get(self, *, interval: float = 0.1, cancel_on_give_up: Optional[bool] = None) -> AnyJSON:
+    def get(
+        self,
+        *,
+        interval: float = 0.1,
+        cancel_on_give_up: Optional[bool] = None,
+        with_logs: bool = False,
+        on_queue_update: Optional[OnQueueUpdate] = None,
+    ) -> AnyJSON:
         """Wait for the job to finish and return its result.
 
         If the caller gives up while waiting (cancellation, timeout, Ctrl-C), the remote job is
@@ -76,12 +83,36 @@ class SyncRequestHandle(SyncRequestHandleBase):
         the job running: someone else may be waiting for it. ``cancel_on_give_up`` overrides
         either default.
 
+        Args:
+            interval: the first polling gap when no status stream is available.
+            cancel_on_give_up: cancel the job when the caller gives up (see above).
+            with_logs: include log lines in the statuses passed to ``on_queue_update``.
+            on_queue_update: called with each ``Status`` while waiting (sync or async), as in
+                ``subscribe``.
+
         Raises:
             FalClientHTTPError: the job failed (a subclass by status: ``ValidationError``, ...).
         """
-        return self._portal.call(
-            partial(self._handle.get, interval=interval, cancel_on_give_up=cancel_on_give_up)
-        )
+        if on_queue_update is None:
+            return self._portal.call(
+                partial(
+                    self._handle.get,
+                    interval=interval,
+                    cancel_on_give_up=cancel_on_give_up,
+                    with_logs=with_logs,
+                    on_queue_update=on_queue_update,
+                )
+            )
+
+        def make(relay: Relay) -> Awaitable[AnyJSON]:
+            return self._handle.get(
+                interval=interval,
+                cancel_on_give_up=cancel_on_give_up,
+                with_logs=with_logs,
+                on_queue_update=relayed(relay, on_queue_update, "on_queue_update"),
+            )
+
+        return self._portal.call_with_callbacks(make)
 
     def cancel(
         self,

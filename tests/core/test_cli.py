@@ -198,3 +198,17 @@ def test_every_argument_has_help_text() -> None:
 
     walk(build_parser(), "fal-client")
     assert missing == []
+
+
+def test_subscribe_shows_state_and_each_log_line_once_unless_quiet(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["subscribe", "--emulator", "fal-ai/slow", "-i", "seconds=0.2"]) == 0
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    assert "running" in err and "completed" in err
+    logs = [line for line in err if line.startswith("  log: ")]
+    assert logs == [f"  log: step {i}/10" for i in range(1, 11)]  # every line, once, in order
+    assert json.loads(captured.out) is not None
+    assert main(["subscribe", "--emulator", "fal-ai/slow", "-i", "seconds=0.1", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

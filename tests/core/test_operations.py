@@ -215,3 +215,14 @@ def test_encode_helpers_make_correct_data_urls(tmp_path: Path) -> None:
         fal_client.encode_image(Image.new("RGB", (2, 2)), "nope")
     with pytest.raises(TypeError, match="PIL"):
         fal_client.encode_image(b"not an image")
+
+
+def test_handle_get_reports_statuses_with_logs(mode: Driver) -> None:
+    seen: list[Any] = []
+    request_id = mode.call("submit", "test/logs", {"n": 3}).request_id
+    result = mode.on_handle(
+        "test/logs", request_id, "get", with_logs=True, on_queue_update=seen.append
+    )
+    assert result == {"ok": True}
+    assert isinstance(seen[-1], fal_client.Completed)
+    assert [e["message"] for e in seen[-1].logs] == ["step 0", "step 1", "step 2"]
