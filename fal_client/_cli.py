@@ -225,9 +225,65 @@ async def _cmd_cancel(ns: argparse.Namespace) -> int:
     return 0
 
 
+# Files at least this large show upload progress on stderr.
+UPLOAD_PROGRESS_BYTES = 8 * 1024 * 1024
+
+
+class _UploadProgress:
+    """Bytes sent of an upload on stderr: a rich bar on a terminal, else a plain line at most
+    twice a second and one at the end."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self._last = 0.0
+        self._bar: Any = None
+        self._task: Any = None
+        if sys.stderr.isatty():
+            try:
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    DownloadColumn,
+                    TransferSpeedColumn,
+                )
+                from rich.progress import (
+                    Progress as RichProgress,
+                )
+
+                self._bar = RichProgress(
+                    BarColumn(),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    console=Console(stderr=True),
+                )
+            except ImportError:
+                self._bar = None
+
+    def __call__(self, sent: int, total: int) -> None:
+        if self._bar is not None:
+            if self._task is None:
+                self._bar.start()
+                self._task = self._bar.add_task(self.label, total=total)
+            self._bar.update(self._task, completed=sent)
+            if sent >= total:
+                self._bar.stop()
+            return
+        now = time.monotonic()
+        if sent >= total or now - self._last >= 0.5:
+            self._last = now
+            mb = 1024 * 1024
+            print(
+                f"uploaded {sent / mb:.1f}/{total / mb:.1f} MiB ({100 * sent // max(total, 1)}%)",
+                file=sys.stderr,
+            )
+
+
 async def _cmd_upload(ns: argparse.Namespace) -> int:
+    size = (await anyio.Path(ns.file).stat()).st_size if await anyio.Path(ns.file).is_file() else 0
+    show = not ns.quiet and size >= UPLOAD_PROGRESS_BYTES
     async with _client(ns) as client:
-        print(await client.upload_file(ns.file))
+        progress = _UploadProgress(str(ns.file)) if show else None
+        print(await client.upload_file(ns.file, progress=progress))
     _note_emulator_gone(ns, "the URL")
     return 0
 
@@ -573,6 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
     p = with_emulator(sub.add_parser("upload", help="upload a file and print its URL"))
     p.add_argument("file", help="the file to upload to fal's storage")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress on stderr (shown for files of 8 MiB+)"
+    )
     p.set_defaults(handler=_cmd_upload)
     p = with_emulator(
         sub.add_parser(

@@ -212,3 +212,18 @@ def test_subscribe_shows_state_and_each_log_line_once_unless_quiet(
     assert json.loads(captured.out) is not None
     assert main(["subscribe", "--emulator", "fal-ai/slow", "-i", "seconds=0.1", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_upload_of_a_large_file_shows_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fal_client._cli import UPLOAD_PROGRESS_BYTES
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\x01" * UPLOAD_PROGRESS_BYTES)
+    assert main(["upload", "--emulator", str(big)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().startswith("http")
+    assert "uploaded 8.0/8.0 MiB (100%)" in captured.err
+    assert main(["upload", "--emulator", "--quiet", str(big)]) == 0
+    assert "uploaded" not in capsys.readouterr().err
