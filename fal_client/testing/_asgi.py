@@ -28,6 +28,7 @@ from ._exchange import BadRequest, Exchange, detail_response, json_response, new
 from ._faults import FaultRule
 from ._inspect_routes import PREFIX as INSPECTION_PREFIX
 from ._inspect_routes import serve_inspection, serve_root
+from ._jobs import COMPLETED
 from ._realtime import serve_realtime
 from ._routing import AUTH_CDN, AUTH_KEY, AUTH_PUBLIC, Handler, Route
 from ._runner import JobRunner
@@ -121,8 +122,37 @@ class EmulatorASGI:
         if problem is not None:
             await _discard_body(ex)
             return problem
+        if route.operation in _CAPPED_OPERATIONS:
+            refused = self._over_in_flight_cap()
+            if refused is not None:
+                await _discard_body(ex)
+                entry.fault = "in_flight_cap"
+                return refused
         return await route.handler(ex, route)
 
+    def _over_in_flight_cap(self) -> Optional[Response]:
+        """A plan's concurrency limit: past ``max_in_flight`` unfinished jobs, new work is
+        refused with 429 and ``Retry-After``, from the gateway (no request id), as fal does."""
+        config = self._state.config
+        cap = config.max_in_flight
+        if cap is None:
+            return None
+        with self._state.lock:
+            in_flight = sum(1 for job in self._state.jobs if job.status != COMPLETED)
+        if in_flight < cap:
+            return None
+        return json_response(
+            429,
+            {
+                "detail": f"Too many concurrent requests: at most {cap} in flight",
+                "error_type": "rate_limited",
+            },
+            headers={"Retry-After": f"{config.in_flight_retry_after:g}"},
+        )
+
+
+# Operations that start work, and so count against ``max_in_flight``.
+_CAPPED_OPERATIONS = frozenset({"submit", "run", "stream"})
 
 # --- faults ----------------------------------------------------------------------------------
 

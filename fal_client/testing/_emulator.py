@@ -58,6 +58,11 @@ def _stop_running_emulators() -> None:
         emulator.stop()
 
 
+def _check_max_in_flight(cap: Optional[int]) -> None:
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+        raise ValueError(f"max_in_flight must be None or an int >= 1, got {cap!r}")
+
+
 def _check_stream_logs(mode: str) -> None:
     if mode not in ("new", "all"):
         raise ValueError(f"stream_logs must be 'new' or 'all', got {mode!r}")
@@ -97,6 +102,10 @@ class Emulator:
         builtin_apps: register the ``fal-ai/...`` demo apps.
         legacy_storage: ``"accept"`` or ``"reject"`` the legacy ``storage_type=gcs`` initiate
             (production reportedly answers 400 "Invalid storage type").
+        max_in_flight: a plan's concurrency limit: with this many jobs unfinished (queued or
+            running, of any app), a new submit, run or stream is refused with 429 and
+            ``Retry-After``, from the gateway. ``None`` (default): no limit. Settable.
+        in_flight_retry_after: the ``Retry-After`` of that 429, in seconds.
         stream_logs: what each status-stream event's ``logs`` holds: ``"new"`` (the lines
             since the previous event) or ``"all"`` (every line so far). fal's docs do not say
             which fal sends, so a client must handle both. Settable at any time.
@@ -122,6 +131,8 @@ class Emulator:
         *,
         legacy_storage: str = "accept",
         stream_logs: str = "new",
+        max_in_flight: Optional[int] = None,
+        in_flight_retry_after: float = 1.0,
         webhook_max_attempts: int = 5,
         webhook_backoff: float = 0.1,
         webhook_timeout: float = 15.0,
@@ -133,6 +144,9 @@ class Emulator:
         if legacy_storage not in ("accept", "reject"):
             raise ValueError("legacy_storage must be 'accept' or 'reject'")
         _check_stream_logs(stream_logs)
+        _check_max_in_flight(max_in_flight)
+        if not in_flight_retry_after >= 0:
+            raise ValueError(f"in_flight_retry_after must be >= 0, got {in_flight_retry_after!r}")
         config = EmulatorConfig(
             key=key,
             workers_per_app=workers_per_app,
@@ -141,6 +155,8 @@ class Emulator:
             file_ttl=file_ttl,
             legacy_storage=legacy_storage,
             stream_logs=stream_logs,
+            max_in_flight=max_in_flight,
+            in_flight_retry_after=in_flight_retry_after,
             webhook_max_attempts=webhook_max_attempts,
             webhook_backoff=webhook_backoff,
             webhook_timeout=webhook_timeout,
@@ -449,6 +465,27 @@ class Emulator:
         if mode not in ("accept", "reject"):
             raise ValueError("legacy_storage must be 'accept' or 'reject'")
         self._state.config.legacy_storage = mode
+
+    @property
+    def max_in_flight(self) -> Optional[int]:
+        """The concurrency limit (see the constructor), or ``None``. Settable at any time."""
+        return self._state.config.max_in_flight
+
+    @max_in_flight.setter
+    def max_in_flight(self, cap: Optional[int]) -> None:
+        _check_max_in_flight(cap)
+        self._state.config.max_in_flight = cap
+
+    @property
+    def in_flight_retry_after(self) -> float:
+        """The ``Retry-After`` (seconds) of a 429 past ``max_in_flight``. Settable."""
+        return self._state.config.in_flight_retry_after
+
+    @in_flight_retry_after.setter
+    def in_flight_retry_after(self, seconds: float) -> None:
+        if not seconds >= 0:
+            raise ValueError(f"in_flight_retry_after must be >= 0, got {seconds!r}")
+        self._state.config.in_flight_retry_after = seconds
 
     @property
     def stream_logs(self) -> str:

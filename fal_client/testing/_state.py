@@ -72,6 +72,8 @@ class EmulatorConfig:
     file_ttl: float
     legacy_storage: str
     stream_logs: str
+    max_in_flight: Optional[int]
+    in_flight_retry_after: float
     webhook_max_attempts: int
     webhook_backoff: float
     webhook_timeout: float

@@ -90,3 +90,19 @@ def test_waiting_holds_one_connection_per_job_in_flight(
     assert len(results) == 200
     # 200 pending inputs, 5 in flight: a handful of connections, never one per input.
     assert 0 < peak <= 5 + 2
+
+
+def test_map_under_a_plan_limit_delivers_everything_once(
+    mode: Driver, emu: Emulator, work: WorkLog
+) -> None:
+    # More concurrency than the plan allows: the gateway refuses the excess with 429s, and map
+    # backs off and puts them back, losing nothing and submitting nothing twice.
+    emu.max_in_flight, emu.in_flight_retry_after = 3, 0.01
+    try:
+        inputs = [{"i": i, "sleep": 0.02} for i in range(30)]
+        results = mode.collect("map", WORK_APP, inputs, concurrency=8)
+    finally:
+        emu.max_in_flight, emu.in_flight_retry_after = None, 1.0
+    assert results == [{"i": i, "out": f"result-{i}"} for i in range(30)]
+    assert submits(emu) == 30 and work.duplicates() == {}
+    assert [r for r in emu.requests() if r.fault == "in_flight_cap"]  # the cap was hit

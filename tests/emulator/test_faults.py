@@ -231,3 +231,42 @@ def test_a_request_parked_in_a_delay_across_a_reset_is_not_handled(emulator: Emu
     assert not sender.is_alive()
     assert answers[0].status_code == 503 and "reset" in answers[0].json()["detail"]
     assert emulator.jobs() == []
+
+
+HOLD_GATES: Dict[str, Any] = {}
+
+
+def _register_hold_app(emulator: Emulator) -> None:
+    if any(app.name == "cap/hold" for app in emulator.apps()):
+        return
+
+    @emulator.app("cap/hold", workers=8)
+    async def hold(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+        await HOLD_GATES[arguments["gate"]].wait()
+        return {"ok": True}
+
+
+def test_a_plan_limit_refuses_work_past_max_in_flight(emulator: Emulator) -> None:
+    # fal refuses new work past a plan's concurrency with a gateway 429 and Retry-After.
+    emulator.reset()
+    _register_hold_app(emulator)
+    gate = HOLD_GATES["cap"] = emulator.gate()
+    headers = {"Authorization": f"Key {emulator.key}"}
+    emulator.max_in_flight = 2
+    try:
+        with httpx.Client(base_url=emulator.url, headers=headers, timeout=10) as http:
+            accepted = [http.post("/queue/cap/hold", json={"gate": "cap"}) for _ in range(2)]
+            assert [r.status_code for r in accepted] == [200, 200]
+            refused = http.post("/queue/cap/hold", json={"gate": "cap"})
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+            assert "x-fal-request-id" not in refused.headers  # the gateway's, not an app's
+            assert len(emulator.jobs()) == 2
+            gate.open()
+            for response in accepted:
+                emulator.wait_job_status(response.json()["request_id"], status="COMPLETED")
+            assert http.post("/queue/cap/hold", json={"gate": "cap"}).status_code == 200
+    finally:
+        gate.open()
+        emulator.max_in_flight = None
+    with pytest.raises(ValueError, match="max_in_flight"):
+        emulator.max_in_flight = 0
