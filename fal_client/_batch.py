@@ -43,7 +43,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union
 
 import anyio
 
@@ -712,27 +712,22 @@ class MapResults(AsyncIterator[Any]):
         while not self._ready:
             if self._done:
                 raise StopAsyncIteration
-            await self._take(await fanout.receive.receive())
+            message = await fanout.receive.receive()
+            if not self._take(message):
+                await self._fail(fanout, message)
         # The value leaves the map: its place in the window is free again.
         fanout.window.release()
         return self._ready.popleft()
 
-    async def _take(self, message: _Message) -> None:
-        fanout = self._fanout
-        assert fanout is not None
+    def _take(self, message: _Message) -> bool:
+        """File one message (no await on this path: it runs once per result); ``False`` when
+        it ends the map with an error."""
         if isinstance(message, _End):
             self._done = True
         elif isinstance(message, _Fatal):
-            self._done = True
-            await fanout.stop(final_report=False)
-            raise message.error
+            return False
         elif message.error is not None and not self._spec.return_exceptions:
-            self._done = True
-            fanout.failing = True
-            await fanout.stop(final_report=True)
-            raise ExceptionGroup(
-                f"a job of the map over {self._spec.application} failed", [message.error]
-            )
+            return False
         elif self._spec.ordered:
             self._held[message.index] = message
             while self._next_index in self._held:
@@ -741,3 +736,17 @@ class MapResults(AsyncIterator[Any]):
                 self._ready.append(item.error if item.error is not None else item.result)
         else:
             self._ready.append(message)
+        return True
+
+    async def _fail(self, fanout: _Fanout, message: _Message) -> NoReturn:
+        """Stop every job (remotely too) and wait for that, then raise what ended the map."""
+        self._done = True
+        if isinstance(message, _Fatal):
+            await fanout.stop(final_report=False)
+            raise message.error
+        assert isinstance(message, BatchResult) and message.error is not None
+        fanout.failing = True
+        await fanout.stop(final_report=True)
+        raise ExceptionGroup(
+            f"a job of the map over {self._spec.application} failed", [message.error]
+        )
