@@ -1,12 +1,17 @@
 """Fan-out: many inputs through one app with bounded concurrency (``AsyncClient.map``).
 
-Structure: one task group owns a feeder task (reads inputs lazily, starts a worker per input
-once a concurrency slot is free) and the workers (each a full ``subscribe``: submit, wait,
-result, and a remote cancel if it is cancelled). Workers never raise into the task group: each
-outcome, success or failure, travels to the consumer as a ``BatchResult``. So the only
-cancellations of the group are the ones the consumer starts itself (first failure, early exit)
-or that come from outside; this is what lets ``map`` be an async generator safely, provided the
-consumer finishes the loop or closes it (``async with client.map(...) as results``).
+Structure: a small state machine. ``MapResults`` is the consumer's face, an async iterator and
+async context manager; entering it creates a ``_Fanout`` (the map's state as fields: counts,
+admission slots, the ordered window, the manifest, the result stream) and opens the task group
+the block owns, which runs the producer (``_Fanout.produce``: the feeder reads inputs lazily
+and starts a ``_Job`` per admitted input, in a task group of its own) and the progress
+reporter. Jobs never raise into a group: each outcome, success or failure, travels to the
+consumer through a memory stream as a ``BatchResult``, and ``produce`` puts the end marker
+(``_END``) on it once every job is over. The consumer side only receives, and never runs user
+code inside the map's task groups (no ``yield`` from inside a group, as trio's
+``as_safe_channel``): the first failure cancels the producer's group (``_Fanout.stop``) and is
+raised from ``__anext__`` once the jobs' remote cancels are answered; leaving the block early
+cancels the block's group.
 
 Admission: a job starts only when ``AdaptiveLimit`` (``_aimd.py``) allows one more in flight.
 Every job in flight holds exactly one waiter (a status stream, or a poller when the server has
@@ -33,11 +38,12 @@ import inspect
 import math
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union
 
 import anyio
 
@@ -175,36 +181,22 @@ async def _aiter(inputs: Union[Iterable[T], AsyncIterable[T]]) -> AsyncIterator[
             yield item
 
 
-class MapResults(AsyncIterator[Any]):
-    """The async iterator ``AsyncClient.map`` returns; also an async context manager.
-
-    Prefer ``async with client.map(...) as results: async for r in results: ...``: leaving the
-    block early cancels the jobs still in flight (remotely too) before it returns.
-    """
-
-    def __init__(self, generator: AsyncIterator[Any]):
-        self._generator = generator
-
-    def __aiter__(self) -> MapResults:
-        return self
-
-    async def __anext__(self) -> Any:
-        return await self._generator.__anext__()
-
-    async def aclose(self) -> None:
-        """Cancel what is still in flight and wait until it is cleaned up."""
-        await self._generator.aclose()  # type: ignore[attr-defined]
-
-    async def __aenter__(self) -> MapResults:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-
 # How often one input is put back after its submit was refused with 429 before the
 # RateLimitError is delivered as its outcome.
 MAX_RATE_LIMIT_REQUEUES = 25
+
+
+class _End:
+    """The end marker of a map's result stream: every input was read and every job is over,
+    so nothing follows it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<end of the map's results>"
+
+
+_END = _End()
 
 
 @dataclass(frozen=True)
@@ -215,353 +207,546 @@ class _Fatal:
     error: Exception
 
 
-async def run_map(
-    client: Queue,
-    application: str,
-    inputs: Union[Iterable[Any], AsyncIterable[Any]],
-    *,
-    concurrency: int,
-    ordered: bool,
-    return_exceptions: bool,
-    on_progress: Optional[Callable[[Progress], Any]],
-    subscribe_options: Mapping[str, Any],
-    manifest: Union[str, PathLike[str], None] = None,
-) -> AsyncIterator[Any]:
-    """The body of ``AsyncClient.map`` (see there)."""
-    counters = _Counters()
-    limit = AdaptiveLimit(concurrency)
-    counters.limit = limit.limit
-    # Unbounded is safe: at most ``window`` results exist at once (see below).
-    send, receive = anyio.create_memory_object_stream[Union[BatchResult, int, _Fatal]](math.inf)
-    # In ordered mode a slow head job must not let finished results pile up without bound.
-    window = anyio.Semaphore(max(2 * concurrency, 64))
-    progress_dirty = False
-    in_flight = 0
-    slot_freed = anyio.Event()
-    # Set before the map cancels its own jobs on purpose (first failure): those are cancelled
-    # remotely even when a manifest would otherwise leave them running for a re-run.
-    failing = False
-    writer = ManifestWriter(manifest) if manifest is not None else None
-    entries: dict[int, Entry] = {}
-    options = dict(subscribe_options)
-    client_timeout: Optional[float] = options.pop("client_timeout", None)
-    if client_timeout is not None and options.get("start_timeout") is None and client_timeout > 1:
-        options["start_timeout"] = client_timeout  # as subscribe does
+#: What travels from the producer side to the consumer, in the order it happened.
+_Message = Union[BatchResult, _Fatal, _End]
 
-    progress_changed = anyio.Event()
 
-    def mark(index: int, state: str) -> None:
-        nonlocal progress_dirty
-        counters.move(index, state)
-        progress_dirty = True
-        progress_changed.set()
+@dataclass(frozen=True)
+class MapSpec:
+    """Everything ``map`` was called with, checked; a ``MapResults`` runs it when entered."""
 
-    # --- admission: the adaptive in-flight limit ------------------------------------------
-    async def acquire_slot() -> int:
+    queue: Queue
+    application: str
+    inputs: Union[Iterable[Any], AsyncIterable[Any]]
+    concurrency: int
+    ordered: bool
+    return_exceptions: bool
+    on_progress: Optional[Callable[[Progress], Any]]
+    subscribe_options: Mapping[str, Any]
+    manifest: Union[str, PathLike[str], None] = None
+
+
+class _Admission:
+    """Concurrency slots over the adaptive in-flight limit (``AdaptiveLimit``).
+
+    A job may start once ``acquire`` returns and gives its slot back with ``release``; the
+    limit itself moves with ``on_success`` and ``on_rate_limited``.
+    """
+
+    def __init__(self, concurrency: int):
+        self.limit = AdaptiveLimit(concurrency)
+        self.in_flight = 0
+        # Replaced on each release, so waiters re-check the limit once per freed slot.
+        self._freed = anyio.Event()
+
+    async def acquire(self) -> int:
         """Wait until one more job may start; returns the limit's epoch at admission."""
-        nonlocal in_flight
         while True:
             now = anyio.current_time()
-            if limit.may_start(in_flight, now):
-                in_flight += 1
-                return limit.epoch
-            pause = limit.wait_time(now)
+            if self.limit.may_start(self.in_flight, now):
+                self.in_flight += 1
+                return self.limit.epoch
+            pause = self.limit.wait_time(now)
             if pause > 0:
                 await anyio.sleep(pause)
             else:
-                await slot_freed.wait()
+                await self._freed.wait()
 
-    def release_slot() -> None:
-        nonlocal in_flight, slot_freed
-        in_flight -= 1
-        slot_freed.set()
-        slot_freed = anyio.Event()
+    def release(self) -> None:
+        """Give a slot back (the job finished, or its refused submit is put back)."""
+        self.in_flight -= 1
+        self._freed.set()
+        self._freed = anyio.Event()
 
-    # --- one job ---------------------------------------------------------------------------
-    def record(event: str, index: int, key: str, request_id: Optional[str], **extra: Any) -> Any:
-        assert writer is not None
-        return writer.write(
+
+class _Fanout:
+    """The state of one running map, shared by the feeder, its jobs and the reporter.
+
+    Created when a ``MapResults`` is entered (anyio objects need the running loop). The
+    producer side (``produce``, ``reporter``) runs in the task group of that context; results
+    reach the consumer only through ``receive``, never by a ``yield`` from inside a group.
+    """
+
+    def __init__(self, spec: MapSpec):
+        self.spec = spec
+        self.counters = _Counters()
+        self.admission = _Admission(spec.concurrency)
+        self.counters.limit = self.admission.limit.limit
+        # Unbounded is safe: at most ``window`` results exist at once (see below).
+        self.send, self.receive = anyio.create_memory_object_stream[_Message](math.inf)
+        # In ordered mode a slow head job must not let finished results pile up without bound:
+        # the consumer gives a place back as it hands each result out.
+        self.window = anyio.Semaphore(max(2 * spec.concurrency, 64))
+        options = dict(spec.subscribe_options)
+        self.client_timeout: Optional[float] = options.pop("client_timeout", None)
+        timeout = self.client_timeout
+        if timeout is not None and options.get("start_timeout") is None and timeout > 1:
+            options["start_timeout"] = timeout  # as subscribe does
+        self.options = options
+        self.writer = ManifestWriter(spec.manifest) if spec.manifest is not None else None
+        self.entries: dict[int, Entry] = {}
+        self.progress_dirty = False
+        self.progress_changed = anyio.Event()
+        # Set before the map cancels its own jobs on purpose (first failure): those are
+        # cancelled remotely even when a manifest would otherwise leave them running.
+        self.failing = False
+        # Whether the producer calls on_progress once more after the last job (not when the
+        # map ends on a fatal error or the consumer left early).
+        self.final_report = True
+        # Cancelled by the consumer to stop the feeder and every job (first failure, fatal).
+        self.jobs_scope = anyio.CancelScope()
+        self.reporter_scope = anyio.CancelScope()
+        # Set once ``produce`` is over: every job has finished or been cancelled.
+        self.finished = anyio.Event()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open the manifest (if any) and load what an earlier run recorded."""
+        if self.writer is not None:
+            path = str(self.spec.subscribe_options.get("path") or "")
+            state = await self.writer.open(app=self.spec.application, path=path)
+            self.entries = state.entries
+
+    async def aclose(self) -> None:
+        """Close the manifest and the result stream (after the producer side is over)."""
+        try:
+            if self.writer is not None:
+                await self.writer.aclose()
+        finally:
+            self.send.close()
+            self.receive.close()
+
+    async def stop(self, *, final_report: bool) -> None:
+        """Cancel the feeder and every job, and wait until they are cleaned up."""
+        self.final_report = final_report
+        self.jobs_scope.cancel()
+        await self.finished.wait()
+
+    # --- the producer: feeder and jobs, then the end marker -----------------------------------
+    async def produce(self) -> None:
+        """Read the inputs, run a job per input, and end the stream once all are over."""
+        try:
+            with self.jobs_scope:
+                async with anyio.create_task_group() as jobs:
+                    await self._feed(jobs)
+            self.reporter_scope.cancel()
+            if self.final_report:
+                try:
+                    await self.report()
+                except Exception as exc:
+                    self.send.send_nowait(_Fatal(exc))
+                    return
+            self.send.send_nowait(_END)
+        finally:
+            self.finished.set()
+
+    async def _feed(self, jobs: anyio.abc.TaskGroup) -> None:
+        """Read the inputs lazily: the next one only once the previous one was admitted."""
+        count = 0
+        try:
+            async with aclosing(_aiter(self.spec.inputs)) as source:
+                async for arguments in source:
+                    await self._admit(jobs, count, arguments)
+                    count += 1
+            self._check_no_more_recorded(count)
+        except ManifestError as exc:
+            self.send.send_nowait(_Fatal(exc))
+            return
+        except Exception as exc:
+            # The inputs themselves failed: delivered as the outcome of the next index.
+            self.send.send_nowait(BatchResult(count, None, error=exc))
+            count += 1
+        self.counters.total = count
+
+    async def _admit(self, jobs: anyio.abc.TaskGroup, index: int, arguments: Any) -> None:
+        """Start the job of one input once the window and a slot allow it (or deliver its
+        result from the manifest)."""
+        key = ""
+        entry = None
+        if self.writer is not None:
+            try:
+                key = input_key(arguments)
+            except TypeError:
+                key = "unserializable"  # the submit reports it as this input's error
+            entry = self.entries.get(index)
+            check_input(entry, index, key, source=str(self.writer.path))
+        await self.window.acquire()
+        if entry is not None and entry.done:
+            # Finished in an earlier run: delivered from the manifest, no request.
+            self.mark(index, "done")
+            self.send.send_nowait(
+                BatchResult(
+                    index,
+                    arguments,
+                    result=entry.result,
+                    request_id=entry.request_id,
+                    latency=entry.latency,
+                )
+            )
+        else:
+            epoch = await self.admission.acquire()
+            jobs.start_soon(_Job(self, index, arguments, key, entry, epoch).run)
+
+    def _check_no_more_recorded(self, count: int) -> None:
+        extra = [i for i in self.entries if i >= count]
+        if extra:
+            assert self.writer is not None
+            raise ManifestError(
+                f"{self.writer.path} records {max(extra) + 1} or more inputs but only {count} "
+                "were given: the inputs changed since that run"
+            )
+
+    # --- progress ------------------------------------------------------------------------------
+    def mark(self, index: int, state: str) -> None:
+        """Move one input to ``state`` in the counts, and wake the reporter."""
+        self.counters.move(index, state)
+        self.progress_dirty = True
+        self.progress_changed.set()
+
+    def updated(self, index: int, status: Status) -> None:
+        """A job's status arrived: it counts as running once the app has it."""
+        if isinstance(status, (InProgress, Completed)):
+            self.mark(index, "running")
+
+    async def report(self) -> None:
+        """Call ``on_progress`` with the counts, if they changed since the last call."""
+        on_progress = self.spec.on_progress
+        if on_progress is not None and self.progress_dirty:
+            self.progress_dirty = False
+            value = on_progress(self.counters.snapshot())
+            if inspect.isawaitable(value):
+                await value
+
+    async def reporter(self) -> None:
+        """Report every change of the counts (coalesced while ``on_progress`` runs), not only
+        finished jobs: submissions and starts matter to a progress bar too. A failing
+        ``on_progress`` ends the map with its exception, like a failing consumer would."""
+        with self.reporter_scope:
+            while True:
+                await self.progress_changed.wait()
+                self.progress_changed = anyio.Event()
+                try:
+                    await self.report()
+                except Exception as exc:
+                    self.send.send_nowait(_Fatal(exc))
+                    return
+
+    # --- the journal ---------------------------------------------------------------------------
+    def record(
+        self, event: str, index: int, key: str, request_id: Optional[str], **extra: Any
+    ) -> Any:
+        """Journal one event of an input (awaitable: durable once it returns)."""
+        assert self.writer is not None
+        return self.writer.write(
             {"event": event, "index": index, "key": key, "request_id": request_id, **extra}
         )
 
-    def updated(index: int, status: Status) -> None:
-        if isinstance(status, (InProgress, Completed)):
-            mark(index, "running")
 
-    async def wait_detached(
-        handle: AsyncRequestHandle,
+class _Job:
+    """One input through the app: submit (or re-attach), wait, fetch the result.
+
+    Its outcome, success or failure, goes to the result stream as a ``BatchResult``; it never
+    raises into the task group, so the group is only ever cancelled on purpose.
+    """
+
+    def __init__(
+        self,
+        fanout: _Fanout,
         index: int,
+        arguments: Any,
         key: str,
+        entry: Optional[Entry],
+        epoch: int,
+    ):
+        self.fanout = fanout
+        self.index = index
+        self.arguments = arguments
+        self.key = key
+        self.entry = entry
+        self.epoch = epoch  # the limit's epoch when this job (last) got its slot
+        self.request_id: Optional[str] = None
+        self.started = time.monotonic()
+        self.holding = True  # holds an admission slot
+
+    async def run(self) -> None:
+        """Run the job to its outcome and deliver it."""
+        fanout = self.fanout
+        try:
+            result = await self._attempts()
+            outcome = BatchResult(
+                self.index,
+                self.arguments,
+                result=result,
+                request_id=self.request_id,
+                latency=time.monotonic() - self.started,
+            )
+            if fanout.writer is not None:
+                await fanout.record(
+                    "done",
+                    self.index,
+                    self.key,
+                    self.request_id,
+                    result=result,
+                    latency=outcome.latency,
+                )
+            fanout.mark(self.index, "done")
+        except Exception as exc:
+            outcome = BatchResult(
+                self.index,
+                self.arguments,
+                error=exc,
+                request_id=self.request_id,
+                latency=time.monotonic() - self.started,
+            )
+            if fanout.writer is not None:
+                with anyio.CancelScope(shield=True):
+                    await fanout.record(
+                        "failed",
+                        self.index,
+                        self.key,
+                        self.request_id,
+                        error=str(exc),
+                        error_type=type(exc).__name__,
+                        status_code=getattr(exc, "status_code", None),
+                    )
+            fanout.mark(self.index, "failed")
+        finally:
+            if self.holding:
+                fanout.admission.release()
+        fanout.send.send_nowait(outcome)
+
+    async def _attempts(self) -> Any:
+        """The job, put back in line while its submit is refused with 429."""
+        requeues = 0
+        while True:
+            try:
+                with listening_for_rate_limits(self._rate_limited):
+                    return await self._attempt()
+            except RateLimitError:
+                # No request id: the submit itself was refused, so no job exists and
+                # putting the input back cannot create a second one. (The limit has
+                # already backed off: the 429 was reported as it arrived.)
+                if self.request_id is not None or requeues >= MAX_RATE_LIMIT_REQUEUES:
+                    raise
+                requeues += 1
+                self.holding = False
+                self.fanout.admission.release()
+                self.epoch = await self.fanout.admission.acquire()
+                self.holding = True
+
+    async def _attempt(self) -> Any:
+        fanout = self.fanout
+        if fanout.writer is not None:
+            return await self._journalled()
+        return await fanout.spec.queue.subscribe(
+            fanout.spec.application,
+            self.arguments,
+            on_enqueue=self._enqueued,
+            on_queue_update=partial(fanout.updated, self.index)
+            if fanout.spec.on_progress
+            else None,
+            client_timeout=fanout.client_timeout,
+            **fanout.options,
+        )
+
+    def _enqueued(self, request_id: str) -> None:
+        fanout = self.fanout
+        self.request_id = request_id
+        fanout.counters.submitted += 1
+        fanout.admission.limit.on_success()
+        fanout.counters.limit = fanout.admission.limit.limit
+        if fanout.writer is None:
+            fanout.mark(self.index, "queued")
+
+    def _rate_limited(self, retry_after: Optional[float]) -> None:
+        # Any 429 of this job's requests, retried by the transport or not: back off.
+        fanout = self.fanout
+        fanout.admission.limit.on_rate_limited(self.epoch, anyio.current_time(), retry_after)
+        fanout.counters.limit = fanout.admission.limit.limit
+        fanout.counters.rate_limited += 1
+
+    async def _journalled(self) -> Any:
+        """The job with a manifest: journalled, re-attached to when an earlier run submitted it,
+        and not cancelled remotely when the map is interrupted from outside."""
+        fanout, entry = self.fanout, self.entry
+        queue, application = fanout.spec.queue, fanout.spec.application
+        fresh = entry is None or not entry.request_id or entry.resubmit
+        if fresh:
+            handle = await queue.submit(application, self.arguments, **fanout.options)
+        else:
+            # Submitted by an earlier run: re-attach, never submit again.
+            assert entry is not None and entry.request_id is not None
+            handle = queue.handle(application, entry.request_id)
+        self._enqueued(handle.request_id)
+        timeout = fanout.client_timeout
+        if timeout is None:
+            return await self._wait_detached(handle, None, journal_submission=fresh)
+        with anyio.move_on_after(timeout) as scope:
+            return await self._wait_detached(handle, scope, journal_submission=fresh)
+        raise FalClientTimeoutError(
+            timeout,
+            handle.request_id,
+            app=application,
+            message="no result within client_timeout; the job was cancelled",
+        )
+
+    async def _wait_detached(
+        self,
+        handle: AsyncRequestHandle,
         scope: Optional[anyio.CancelScope],
         *,
         journal_submission: bool,
     ) -> Any:
         """Journal (if new) and wait for a job; cancel it remotely only when giving up on
         purpose, so an interrupted run leaves it running for the next one."""
+        fanout, index = self.fanout, self.index
         completed: Optional[Completed] = None
         try:
             if journal_submission:
                 # Durable before we wait: a crash from here on re-attaches, never resubmits.
-                await record("submitted", index, key, handle.request_id)
+                await fanout.record("submitted", index, self.key, handle.request_id)
             # Counted as queued only once journalled, so a ``Progress`` never shows a job that a
             # crash right then would submit again.
-            mark(index, "queued")
+            fanout.mark(index, "queued")
             async with aclosing(handle.iter_events()) as statuses:
                 async for status in statuses:
-                    updated(index, status)
+                    fanout.updated(index, status)
                     if isinstance(status, Completed):
                         completed = status
             assert completed is not None
             return await handle._fetch_result(completed)
         except BaseException:
-            deliberate = failing or (scope is not None and scope.cancel_called)
+            deliberate = fanout.failing or (scope is not None and scope.cancel_called)
             if completed is None and deliberate:
                 await handle._cancel_on_give_up()
                 with anyio.CancelScope(shield=True):
-                    await record("cancelled", index, key, handle.request_id)
+                    await fanout.record("cancelled", index, self.key, handle.request_id)
             raise
 
-    async def run_journalled(
-        index: int, arguments: Any, key: str, entry: Optional[Entry], on_id: Callable[[str], None]
-    ) -> Any:
-        fresh = entry is None or not entry.request_id or entry.resubmit
-        if fresh:
-            handle = await client.submit(application, arguments, **options)
-        else:
-            # Submitted by an earlier run: re-attach, never submit again.
-            assert entry is not None and entry.request_id is not None
-            handle = client.handle(application, entry.request_id)
-        on_id(handle.request_id)
-        if client_timeout is None:
-            return await wait_detached(handle, index, key, None, journal_submission=fresh)
-        with anyio.move_on_after(client_timeout) as scope:
-            return await wait_detached(handle, index, key, scope, journal_submission=fresh)
-        raise FalClientTimeoutError(
-            client_timeout,
-            handle.request_id,
-            app=application,
-            message="no result within client_timeout; the job was cancelled",
-        )
 
-    async def worker(
-        index: int, arguments: Any, key: str, entry: Optional[Entry], epoch: int
-    ) -> None:
-        request_id: Optional[str] = None
-        started = time.monotonic()
-        holding = True
+class MapResults(AsyncIterator[Any]):
+    """The async iterator ``AsyncClient.map`` returns; also an async context manager.
 
-        def enqueued(rid: str) -> None:
-            nonlocal request_id
-            request_id = rid
-            counters.submitted += 1
-            limit.on_success()
-            counters.limit = limit.limit
-            if writer is None:
-                mark(index, "queued")
+    Prefer ``async with client.map(...) as results: async for r in results: ...``: entering
+    the block starts the map (the manifest is opened, the feeder and jobs start in a task
+    group the block owns); leaving it early cancels the jobs still in flight (remotely too)
+    before it returns. Iterating without the block works too: the map then starts with the
+    first ``__anext__`` and is cleaned up when the results end or an error leaves the loop;
+    leave such a loop early only through ``aclose()``.
+    """
 
-        def rate_limited(retry_after: Optional[float]) -> None:
-            # Any 429 of this job's requests, retried by the transport or not: back off.
-            limit.on_rate_limited(epoch, anyio.current_time(), retry_after)
-            counters.limit = limit.limit
-            counters.rate_limited += 1
+    def __init__(self, spec: MapSpec):
+        self._spec = spec
+        self._fanout: Optional[_Fanout] = None
+        self._task_group: Optional[anyio.abc.TaskGroup] = None
+        self._entered_by_iteration = False
+        self._closed = False
+        # The consumer's side: ``done`` once the end marker (or an error) was taken.
+        self._done = False
+        self._next_index = 0
+        self._held: dict[int, BatchResult] = {}
+        self._ready: deque[Any] = deque()
 
+    async def __aenter__(self) -> MapResults:
+        if self._fanout is not None or self._closed:
+            raise RuntimeError("a MapResults can be entered (or iterated) only once")
+        fanout = _Fanout(self._spec)
         try:
-            requeues = 0
-            while True:
-                try:
-                    with listening_for_rate_limits(rate_limited):
-                        if writer is not None:
-                            result = await run_journalled(index, arguments, key, entry, enqueued)
-                        else:
-                            result = await client.subscribe(
-                                application,
-                                arguments,
-                                on_enqueue=enqueued,
-                                on_queue_update=partial(updated, index) if on_progress else None,
-                                client_timeout=client_timeout,
-                                **options,
-                            )
-                    break
-                except RateLimitError:
-                    # No request id: the submit itself was refused, so no job exists and
-                    # putting the input back cannot create a second one. (The limit has
-                    # already backed off: the 429 was reported as it arrived.)
-                    if request_id is not None or requeues >= MAX_RATE_LIMIT_REQUEUES:
-                        raise
-                    requeues += 1
-                    holding = False
-                    release_slot()
-                    epoch = await acquire_slot()
-                    holding = True
-            outcome = BatchResult(
-                index,
-                arguments,
-                result=result,
-                request_id=request_id,
-                latency=time.monotonic() - started,
-            )
-            if writer is not None:
-                await record("done", index, key, request_id, result=result, latency=outcome.latency)
-            mark(index, "done")
-        except Exception as exc:
-            outcome = BatchResult(
-                index,
-                arguments,
-                error=exc,
-                request_id=request_id,
-                latency=time.monotonic() - started,
-            )
-            if writer is not None:
-                with anyio.CancelScope(shield=True):
-                    await record(
-                        "failed",
-                        index,
-                        key,
-                        request_id,
-                        error=str(exc),
-                        error_type=type(exc).__name__,
-                        status_code=getattr(exc, "status_code", None),
-                    )
-            mark(index, "failed")
-        finally:
-            if holding:
-                release_slot()
-        send.send_nowait(outcome)
+            await fanout.open()
+        except BaseException:
+            self._closed = True
+            fanout.send.close()
+            fanout.receive.close()
+            raise
+        self._fanout = fanout
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        task_group.start_soon(fanout.produce)
+        if self._spec.on_progress is not None:
+            task_group.start_soon(fanout.reporter)
+        return self
 
-    # --- the feeder: reads inputs lazily, starts a worker per admitted input ---------------
-    async def feeder(task_group: anyio.abc.TaskGroup) -> None:
-        count = 0
-        try:
-            async with aclosing(_aiter(inputs)) as source:
-                async for arguments in source:
-                    key = ""
-                    entry = None
-                    if writer is not None:
-                        try:
-                            key = input_key(arguments)
-                        except TypeError:
-                            key = "unserializable"  # the submit reports it as this input's error
-                        entry = entries.get(count)
-                        check_input(entry, count, key, source=str(writer.path))
-                    await window.acquire()
-                    if entry is not None and entry.done:
-                        # Finished in an earlier run: delivered from the manifest, no request.
-                        mark(count, "done")
-                        send.send_nowait(
-                            BatchResult(
-                                count,
-                                arguments,
-                                result=entry.result,
-                                request_id=entry.request_id,
-                                latency=entry.latency,
-                            )
-                        )
-                    else:
-                        epoch = await acquire_slot()
-                        task_group.start_soon(worker, count, arguments, key, entry, epoch)
-                    count += 1
-            extra = [i for i in entries if i >= count]
-            if extra:
-                assert writer is not None
-                raise ManifestError(
-                    f"{writer.path} records {max(extra) + 1} or more inputs but only {count} "
-                    "were given: the inputs changed since that run"
-                )
-        except ManifestError as exc:
-            send.send_nowait(_Fatal(exc))
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Cancel what is still in flight and wait until it is cleaned up."""
+        if self._closed:
             return
-        except Exception as exc:
-            send.send_nowait(BatchResult(count, None, error=exc))
-            count += 1
-        counters.total = count
-        send.send_nowait(-count - 1)  # the end marker carries the total
-
-    async def report() -> None:
-        nonlocal progress_dirty
-        if on_progress is not None and progress_dirty:
-            progress_dirty = False
-            value = on_progress(counters.snapshot())
-            if inspect.isawaitable(value):
-                await value
-
-    async def reporter() -> None:
-        # Reports every change of the counts (coalesced while on_progress runs), not only
-        # finished jobs: submissions and starts matter to a progress bar too. A failing
-        # on_progress ends the map with its exception, like a failing consumer would.
-        nonlocal progress_changed
-        with reporter_scope:
-            while True:
-                await progress_changed.wait()
-                progress_changed = anyio.Event()
-                try:
-                    await report()
-                except Exception as exc:
-                    send.send_nowait(_Fatal(exc))
-                    return
-
-    reporter_scope = anyio.CancelScope()
-    failure: Optional[Exception] = None
-    fatal: Optional[Exception] = None
-    # Closed after the task group, i.e. after every worker has finished sending.
-    closed_early = False
-    with send, receive:
-        if writer is not None:
-            state = await writer.open(
-                app=application, path=str(subscribe_options.get("path") or "")
-            )
-            entries = state.entries
+        self._closed = True
+        fanout, task_group = self._fanout, self._task_group
+        if fanout is None or task_group is None:
+            return
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(feeder, tg)
-                if on_progress is not None:
-                    tg.start_soon(reporter)
-                total: Optional[int] = None
-                received = 0
-                next_index = 0
-                held: dict[int, BatchResult] = {}
-                while total is None or received < total:
-                    message = await receive.receive()
-                    if isinstance(message, int):
-                        total = -message - 1
-                        continue
-                    if isinstance(message, _Fatal):
-                        fatal = message.error
-                        tg.cancel_scope.cancel()
-                        break
-                    received += 1
-                    if message.error is not None and not return_exceptions:
-                        failure = message.error
-                        failing = True
-                        tg.cancel_scope.cancel()
-                        break
-                    ready: list[Any] = []
-                    if ordered:
-                        held[message.index] = message
-                        while next_index in held:
-                            item = held.pop(next_index)
-                            next_index += 1
-                            ready.append(item.error if item.error is not None else item.result)
-                    else:
-                        ready.append(message)
-                    for value in ready:
-                        window.release()
-                        try:
-                            yield value
-                        except GeneratorExit:
-                            # The consumer closed us: leave the task group normally (a
-                            # GeneratorExit inside it would come out wrapped in a group).
-                            closed_early = True
-                            break
-                    if closed_early:
-                        tg.cancel_scope.cancel()
-                        break
-                reporter_scope.cancel()
-                if not closed_early and fatal is None:
-                    await report()
+            if not self._done:
+                fanout.final_report = False  # the consumer left early
+            # Whatever the producer side still runs is not wanted any more. The body's own
+            # exception (if any) is not passed on: the group would wrap it in a group.
+            task_group.cancel_scope.cancel()
+            self._done = True
+            self._ready.clear()
+            await task_group.__aexit__(None, None, None)
         finally:
-            if writer is not None:
-                await writer.aclose()
-    if fatal is not None:
-        raise fatal
-    if failure is not None:
-        raise ExceptionGroup(f"a job of the map over {application} failed", [failure])
+            await fanout.aclose()
+
+    def __aiter__(self) -> MapResults:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._fanout is None and not self._closed:
+            await self.__aenter__()
+            self._entered_by_iteration = True
+        try:
+            return await self._next()
+        except BaseException:
+            if self._entered_by_iteration:
+                # Without a block, the end of the results (or an error) closes the map here.
+                await self.aclose()
+            raise
+
+    async def _next(self) -> Any:
+        fanout = self._fanout
+        if fanout is None:
+            raise StopAsyncIteration  # closed before it started
+        while not self._ready:
+            if self._done:
+                raise StopAsyncIteration
+            message = await fanout.receive.receive()
+            if not self._take(message):
+                await self._fail(fanout, message)
+        # The value leaves the map: its place in the window is free again.
+        fanout.window.release()
+        return self._ready.popleft()
+
+    def _take(self, message: _Message) -> bool:
+        """File one message (no await on this path: it runs once per result); ``False`` when
+        it ends the map with an error."""
+        if isinstance(message, _End):
+            self._done = True
+        elif isinstance(message, _Fatal):
+            return False
+        elif message.error is not None and not self._spec.return_exceptions:
+            return False
+        elif self._spec.ordered:
+            self._held[message.index] = message
+            while self._next_index in self._held:
+                item = self._held.pop(self._next_index)
+                self._next_index += 1
+                self._ready.append(item.error if item.error is not None else item.result)
+        else:
+            self._ready.append(message)
+        return True
+
+    async def _fail(self, fanout: _Fanout, message: _Message) -> NoReturn:
+        """Stop every job (remotely too) and wait for that, then raise what ended the map."""
+        self._done = True
+        if isinstance(message, _Fatal):
+            await fanout.stop(final_report=False)
+            raise message.error
+        assert isinstance(message, BatchResult) and message.error is not None
+        fanout.failing = True
+        await fanout.stop(final_report=True)
+        raise ExceptionGroup(
+            f"a job of the map over {self._spec.application} failed", [message.error]
+        )

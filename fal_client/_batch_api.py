@@ -10,7 +10,7 @@ from os import PathLike
 from typing import Any, Callable, Optional, Union
 
 from . import _validate as check
-from ._batch import MapResults, Progress, run_map
+from ._batch import MapResults, MapSpec, Progress
 from ._endpoints import parse_app_id
 from ._headers import fal_headers
 from ._queue import Queue
@@ -62,7 +62,7 @@ class Batch:
         fal_headers(headers, hint=hint, start_timeout=start_timeout, priority=priority)
         check.positive_number("client_timeout", client_timeout)
         return MapResults(
-            run_map(
+            MapSpec(
                 self._queue,
                 application,
                 inputs,

@@ -30,6 +30,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import Any, Callable, Optional, TypeVar
 
@@ -256,6 +257,14 @@ class Portal:
         async def pump() -> None:
             async with send:
                 iterator = make()
+                if isinstance(iterator, AbstractAsyncContextManager):
+                    # An iterator that owns a task group (``MapResults``) is entered as a block
+                    # in this task: closing it from the shielded scope below would exit its
+                    # group out of order (anyio raises, trio corrupts its scope stack).
+                    async with iterator:
+                        async for item in iterator:
+                            await send.send(item)
+                    return
                 try:
                     async for item in iterator:
                         await send.send(item)

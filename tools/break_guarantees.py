@@ -153,8 +153,8 @@ MUTATIONS = [
         "resume-no-duplicates",
         "a resumed map never submits a job the manifest knows about",
         "fal_client/_batch.py",
-        "            handle = client.handle(application, entry.request_id)",
-        "            handle = await client.submit(application, arguments, **options)",
+        "            handle = queue.handle(application, entry.request_id)",
+        "            handle = await queue.submit(application, self.arguments, **fanout.options)",
         ("tests/batch/test_manifest.py",),
     ),
     Mutation(

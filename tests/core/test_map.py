@@ -172,3 +172,33 @@ def test_module_level_map_through_the_default_client(
         assert anyio.run(main) == [{"i": 1}]
     finally:
         fal_client._defaults.reset_default_clients()
+
+
+@pytest.mark.anyio
+async def test_an_error_in_the_block_comes_out_bare_after_the_jobs_are_cancelled(
+    async_client: fal_client.AsyncClient, emu: Emulator, new_gate: Callable[[], tuple[str, Gate]]
+) -> None:
+    # The map's task group belongs to the block, and the consumer's code never runs inside
+    # it: the consumer's own exception is neither wrapped in a group nor swallowed.
+    name, gate = new_gate()
+    inputs = [{"i": 0}] + [{"i": i, "gate": name} for i in range(1, 4)]
+    with pytest.raises(LookupError, match="the consumer's"):
+        async with async_client.map("test/maybe-fail", inputs, concurrency=4) as results:
+            async for result in results:
+                assert result == {"i": 0}
+                await anyio.sleep(0.001)  # the consumer may await between items
+                raise LookupError("the consumer's")
+    jobs = emu.jobs()
+    assert len(jobs) == 4
+    assert len([j for j in jobs if j.cancelled]) == 3
+    gate.open()
+
+
+@pytest.mark.anyio
+async def test_map_results_start_once(async_client: fal_client.AsyncClient) -> None:
+    results = async_client.map("test/echo", [{"a": 1}])
+    async with results:
+        assert [item["echo"] async for item in results] == [{"a": 1}]
+        with pytest.raises(RuntimeError, match="only once"):
+            await results.__aenter__()
+    assert [item async for item in results] == []  # closed: nothing more, no error
