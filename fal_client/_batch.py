@@ -400,6 +400,10 @@ class _Fanout:
     def mark(self, index: int, state: str) -> None:
         """Move one input to ``state`` in the counts, and wake the reporter."""
         self.counters.move(index, state)
+        self.changed()
+
+    def changed(self) -> None:
+        """The counts changed (a move, the limit): wake the reporter."""
         self.progress_dirty = True
         self.progress_changed.set()
 
@@ -564,6 +568,8 @@ class _Job:
         fanout.admission.limit.on_rate_limited(self.epoch, anyio.current_time(), retry_after)
         fanout.counters.limit = fanout.admission.limit.limit
         fanout.counters.rate_limited += 1
+        # Reported as it happens: a progress view shows the limit drop, not only the next move.
+        fanout.changed()
 
     async def _journalled(self) -> Any:
         """The job with a manifest: journalled, re-attached to when an earlier run submitted it,
