@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
@@ -53,9 +52,6 @@ from ._errors import FalClientTimeoutError, RateLimitError
 from ._manifest import Entry, ManifestError, ManifestWriter, check_input, input_key
 from ._rate_signal import listening_for_rate_limits
 from ._status import Completed, InProgress, Status
-
-if sys.version_info < (3, 11):  # pragma: no cover - depends on the interpreter
-    from exceptiongroup import ExceptionGroup
 
 if TYPE_CHECKING:
     from ._queue import AsyncRequestHandle, Queue
@@ -753,6 +749,6 @@ class MapResults(AsyncIterator[Any]):
         assert isinstance(message, BatchResult) and message.error is not None
         fanout.failing = True
         await fanout.stop(final_report=True)
-        raise ExceptionGroup(
-            f"a job of the map over {self._spec.application} failed", [message.error]
-        )
+        # Raised bare, as the single call would raise it: ``except FalClientTimeoutError``
+        # around a map catches a job's timeout, in sync code too.
+        raise message.error

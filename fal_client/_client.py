@@ -611,8 +611,9 @@ class AsyncClient:
         (default) results come in input order; with ``ordered=False`` they come as they
         complete, as ``BatchResult`` objects tagged with their input ``index``.
 
-        By default the first failure cancels the other jobs (remotely too) and raises an
-        ``ExceptionGroup``; ``return_exceptions=True`` delivers errors in place of results and
+        By default the first failure cancels the other jobs (remotely too) and is raised as it
+        is, once they are cancelled (``except FalClientTimeoutError`` works around a map as
+        around one call); ``return_exceptions=True`` delivers errors in place of results and
         keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
         ``client_timeout`` applies per job.
 
@@ -631,7 +632,7 @@ class AsyncClient:
                 run to collect. See ``docs/batch.md`` for the file format.
 
         Raises:
-            ExceptionGroup: the first failure, unless ``return_exceptions``.
+            FalClientError: the first job's failure, unless ``return_exceptions``.
             ValueError: ``ManifestError`` when the manifest was written for another app or for
                 other inputs (raised when the mismatch is read, before that input is sent).
 

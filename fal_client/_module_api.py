@@ -759,8 +759,9 @@ def map(
     (default) results come in input order; with ``ordered=False`` they come as they
     complete, as ``BatchResult`` objects tagged with their input ``index``.
 
-    By default the first failure cancels the other jobs (remotely too) and raises an
-    ``ExceptionGroup``; ``return_exceptions=True`` delivers errors in place of results and
+    By default the first failure cancels the other jobs (remotely too) and is raised as it
+    is, once they are cancelled (``except FalClientTimeoutError`` works around a map as
+    around one call); ``return_exceptions=True`` delivers errors in place of results and
     keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
     ``client_timeout`` applies per job.
 
@@ -779,7 +780,7 @@ def map(
             run to collect. See ``docs/batch.md`` for the file format.
 
     Raises:
-        ExceptionGroup: the first failure, unless ``return_exceptions``.
+        FalClientError: the first job's failure, unless ``return_exceptions``.
         ValueError: ``ManifestError`` when the manifest was written for another app or for
             other inputs (raised when the mismatch is read, before that input is sent).
 
@@ -824,8 +825,9 @@ def map_async(
     (default) results come in input order; with ``ordered=False`` they come as they
     complete, as ``BatchResult`` objects tagged with their input ``index``.
 
-    By default the first failure cancels the other jobs (remotely too) and raises an
-    ``ExceptionGroup``; ``return_exceptions=True`` delivers errors in place of results and
+    By default the first failure cancels the other jobs (remotely too) and is raised as it
+    is, once they are cancelled (``except FalClientTimeoutError`` works around a map as
+    around one call); ``return_exceptions=True`` delivers errors in place of results and
     keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
     ``client_timeout`` applies per job.
 
@@ -844,7 +846,7 @@ def map_async(
             run to collect. See ``docs/batch.md`` for the file format.
 
     Raises:
-        ExceptionGroup: the first failure, unless ``return_exceptions``.
+        FalClientError: the first job's failure, unless ``return_exceptions``.
         ValueError: ``ManifestError`` when the manifest was written for another app or for
             other inputs (raised when the mismatch is read, before that input is sent).
 

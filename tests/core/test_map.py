@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable
 
 import anyio
@@ -11,9 +10,7 @@ import pytest
 import fal_client
 from fal_client import BatchResult, Progress
 from fal_client.testing import Emulator, Gate
-
-if sys.version_info < (3, 11):
-    from exceptiongroup import ExceptionGroup
+from tests.conftest import Driver
 
 
 def max_overlap(emu: Emulator, app: str) -> int:
@@ -69,10 +66,10 @@ async def test_first_failure_cancels_the_remaining_remote_jobs(
     name, gate = new_gate()
     inputs: list[dict[str, Any]] = [{"i": i, "gate": name} for i in range(3)]
     inputs.append({"i": 3, "fail": True})
-    with pytest.raises(ExceptionGroup) as info:
+    with pytest.raises(fal_client.ValidationError) as info:
         await collect(async_client.map("test/maybe-fail", inputs, concurrency=4))
-    (error,) = info.value.exceptions
-    assert isinstance(error, fal_client.ValidationError) and "input 3" in str(error)
+    error = info.value  # raised bare, as the single call would raise it
+    assert "input 3" in str(error)
     # map raised only after every worker's remote cancel was answered.
     jobs = emu.jobs()
     assert len(jobs) == 4
@@ -202,3 +199,16 @@ async def test_map_results_start_once(async_client: fal_client.AsyncClient) -> N
         with pytest.raises(RuntimeError, match="only once"):
             await results.__aenter__()
     assert [item async for item in results] == []  # closed: nothing more, no error
+
+
+def test_a_job_timeout_comes_out_of_map_bare_in_every_mode(
+    mode: Driver, new_gate: Callable[[], tuple[str, Gate]]
+) -> None:
+    # Sync users write `except FalClientTimeoutError` around a map, as around one call.
+    name, gate = new_gate()
+    try:
+        with pytest.raises(fal_client.FalClientTimeoutError) as info:
+            mode.collect("map", "test/hold", [{"gate": name}], client_timeout=1.5)
+    finally:
+        gate.open()
+    assert info.value.timeout == 1.5 and info.value.request_id
