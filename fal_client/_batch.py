@@ -467,6 +467,8 @@ class _Job:
         self.request_id: Optional[str] = None
         self.started = time.monotonic()
         self.holding = True  # holds an admission slot
+        # Set once the map itself cancelled this job (and journalled it as cancelled).
+        self.cancelled_by_map = False
 
     async def run(self) -> None:
         """Run the job to its outcome and deliver it."""
@@ -498,7 +500,9 @@ class _Job:
                 request_id=self.request_id,
                 latency=time.monotonic() - self.started,
             )
-            if fanout.writer is not None:
+            # A job the map cancelled itself (its client_timeout) stays journalled as cancelled,
+            # so a resume submits it again instead of re-reading its 499 for ever.
+            if fanout.writer is not None and not self.cancelled_by_map:
                 with anyio.CancelScope(shield=True):
                     await fanout.record(
                         "failed",
@@ -623,6 +627,7 @@ class _Job:
                 await handle._cancel_on_give_up()
                 with anyio.CancelScope(shield=True):
                     await fanout.record("cancelled", index, self.key, handle.request_id)
+                self.cancelled_by_map = True
             raise
 
 

@@ -240,3 +240,23 @@ async def test_concurrent_writes_are_all_durable_and_whole_lines(tmp_path: Path)
     state = parse_manifest(path.read_bytes())
     assert sorted(state.entries) == list(range(200))
     assert state.valid_bytes == len(path.read_bytes())
+
+
+def test_a_job_the_map_timed_out_is_submitted_again_on_resume(
+    mode: Driver, emu: Emulator, work: WorkLog, tmp_path: Path
+) -> None:
+    # The map cancelled it (client_timeout): resuming must run it again, not re-read its 499.
+    manifest = tmp_path / "m.jsonl"
+    work.gates["late"] = emu.gate()
+    inputs = [{"i": 0}, {"i": 1, "gate": "late", "hold_from": 1}]
+    first = mode.collect(
+        "map", WORK_APP, inputs, manifest=manifest, client_timeout=1.5, return_exceptions=True
+    )
+    assert first[0] == {"i": 0, "out": "result-0"}
+    assert isinstance(first[1], fal_client.FalClientTimeoutError)
+    state = parse_manifest(manifest.read_bytes())
+    assert state.entries[1].resubmit  # journalled as cancelled, not as failed
+    work.gates["late"].open()
+    again = mode.collect("map", WORK_APP, inputs, manifest=manifest)
+    assert again == [{"i": 0, "out": "result-0"}, {"i": 1, "out": "result-1"}]
+    assert submits(emu) == 3  # input 0 once, input 1 twice (the first was cancelled)
