@@ -24,10 +24,13 @@ from ._batch import BatchResult, Progress
 from ._client import AsyncClient
 from ._errors import (
     AuthenticationError,
+    FalClientConnectionError,
     FalClientError,
     FalClientTimeoutError,
     MissingCredentialsError,
+    NotFoundError,
     StartTimeoutError,
+    SubmitNotConfirmedError,
 )
 from ._manifest import check_header, check_input, input_key, parse_manifest
 from ._status import InProgress, Queued, Status, status_to_json
@@ -495,6 +498,52 @@ def _check_resumable(ns: argparse.Namespace, manifest: Path, inputs: list[Any]) 
         check_input(state.entries.get(index), index, input_key(arguments), source=str(manifest))
 
 
+#: A batch stops once its first this-many results all failed the same way, for a cause that
+#: will fail every other input too (see ``_FailFast``); ``--keep-going`` runs every input.
+FAIL_FAST_AFTER = 5
+
+
+def _fails_every_input(error: BaseException) -> bool:
+    """Errors that say nothing about one input: the key, the server, the app itself."""
+    if isinstance(error, (MissingCredentialsError, AuthenticationError)):
+        return True
+    if isinstance(error, NotFoundError):
+        return error.request_id is None  # the submit itself: the app does not exist
+    # Unreachable or refused; a lost submit answer (the job may exist) is per input.
+    return isinstance(error, FalClientConnectionError) and not isinstance(
+        error, SubmitNotConfirmedError
+    )
+
+
+class _FailFast:
+    """The fail-fast rule of ``batch``: the first ``FAIL_FAST_AFTER`` results are all failures
+    of one kind (same exception type and status) that ``_fails_every_input``, and none of the
+    batch succeeded. Anything else (a success, another error) and the batch runs to the end."""
+
+    def __init__(self, after: int = FAIL_FAST_AFTER):
+        self.after = after
+        self._count = 0
+        self._kind: Optional[tuple[type, Optional[int]]] = None
+        self._off = False
+
+    def stop_for(self, item: BatchResult) -> Optional[BaseException]:
+        """The error to stop the batch for, once the rule holds; else ``None``."""
+        if self._off:
+            return None
+        error = item.error
+        if error is None or not _fails_every_input(error):
+            self._off = True
+            return None
+        kind = (type(error), getattr(error, "status_code", None))
+        if self._kind is None:
+            self._kind = kind
+        elif kind != self._kind:
+            self._off = True
+            return None
+        self._count += 1
+        return error if self._count >= self.after else None
+
+
 async def _cmd_batch(ns: argparse.Namespace) -> int:
     manifest = _manifest_path(ns)
     _check_batch_files(ns, manifest)
@@ -507,6 +556,8 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
     if ns.resume:
         await anyio.to_thread.run_sync(_check_resumable, ns, manifest, inputs)
     failed = 0
+    stopped_for: Optional[BaseException] = None
+    fail_fast = _FailFast() if not ns.keep_going else None
     started = time.monotonic()
     # The output is rewritten in full on every run: results of earlier runs come back from
     # the manifest, so OUT.jsonl always ends up with one line per input. Each line is flushed
@@ -533,7 +584,18 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
                         record["error_type"] = type(item.error).__name__
                     await out.write(json.dumps(record) + "\n")
                     await out.flush()
+                    stopped_for = fail_fast.stop_for(item) if fail_fast else None
+                    if stopped_for is not None:
+                        break  # leaving the block ends the map (its manifest keeps the rest)
     elapsed = time.monotonic() - started
+    if stopped_for is not None:
+        print(
+            f"fal-client: stopped: the first {FAIL_FAST_AFTER} inputs all failed with "
+            f"{type(stopped_for).__name__}: {stopped_for}\nthat would fail every input; fix it "
+            "and run the same command with --resume (or pass --keep-going to try every input)",
+            file=sys.stderr,
+        )
+        return exit_code_of(stopped_for)
     print(
         f"{len(inputs) - failed} done, {failed} failed in {elapsed:.2f}s; results in {ns.output}",
         file=sys.stderr,
@@ -660,6 +722,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue from the manifest of an earlier run (re-attach, never resubmit)",
     )
     p.add_argument("--manifest", help="manifest path (default: OUTPUT.manifest)")
+    p.add_argument(
+        "--keep-going",
+        action="store_true",
+        help=f"try every input even when the first {FAIL_FAST_AFTER} all fail the same way "
+        "for a reason that fails every input (a rejected key, an unknown app, no server)",
+    )
     p.add_argument("--timeout", type=_seconds, default=None, help="per-job limit in seconds")
     p.add_argument(
         "--progress",

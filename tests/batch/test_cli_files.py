@@ -80,3 +80,33 @@ def test_a_refused_resume_leaves_the_earlier_output_untouched(
     assert "input 3 differs" in proc.stderr
     assert digest(out) == before
     assert submits(emu) == 0
+
+
+def test_a_batch_that_would_fail_every_input_stops_early(
+    emu: Emulator, work: WorkLog, tmp_path: Path
+) -> None:
+    inputs, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_inputs(inputs, 200)
+    env = {**os.environ, **emu.env, "FAL_KEY": "not-the-key"}
+
+    def batch(*extra: str) -> subprocess.CompletedProcess[str]:
+        argv = ["batch", WORK_APP, str(inputs), "-o", str(out), "-c", "2", *extra]
+        return subprocess.run(
+            [sys.executable, "-m", "fal_client._cli", *argv, "--progress", "none"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    proc = batch()
+    assert proc.returncode == 3, proc.stderr  # a rejected key
+    assert "stopped: the first 5 inputs all failed with AuthenticationError" in proc.stderr
+    refused = [r for r in emu.requests() if r.operation == "submit"]
+    assert 5 <= len(refused) < 20  # not 200 attempts
+    emu.reset()
+    out.unlink()
+    (tmp_path / "out.jsonl.manifest").unlink()
+    proc = batch("--keep-going")
+    assert proc.returncode == 1 and "stopped" not in proc.stderr
+    assert len([r for r in emu.requests() if r.operation == "submit"]) == 200

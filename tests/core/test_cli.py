@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import fal_client
 from fal_client._cli import main
 
 
@@ -227,3 +228,26 @@ def test_upload_of_a_large_file_shows_progress(
     assert "uploaded 8.0/8.0 MiB (100%)" in captured.err
     assert main(["upload", "--emulator", "--quiet", str(big)]) == 0
     assert "uploaded" not in capsys.readouterr().err
+
+
+def test_the_fail_fast_rule() -> None:
+    from fal_client import BatchResult
+    from fal_client._cli import _FailFast
+
+    def failure(error: BaseException) -> BatchResult:
+        return BatchResult(0, {}, error=error)
+
+    auth = fal_client.AuthenticationError("bad key", 401)
+    rule = _FailFast(after=3)
+    assert [rule.stop_for(failure(auth)) for _ in range(3)] == [None, None, auth]
+    # A success first, or a failure that is about one input, and it never stops.
+    rule = _FailFast(after=2)
+    rule.stop_for(BatchResult(0, {}, result={"ok": True}))
+    assert rule.stop_for(failure(auth)) is None and rule.stop_for(failure(auth)) is None
+    rule = _FailFast(after=2)
+    rule.stop_for(failure(fal_client.ValidationError("bad prompt", 422)))
+    assert rule.stop_for(failure(auth)) is None and rule.stop_for(failure(auth)) is None
+    # Two different causes are not one cause that hits everything.
+    rule = _FailFast(after=2)
+    rule.stop_for(failure(auth))
+    assert rule.stop_for(failure(fal_client.AuthenticationError("forbidden", 403))) is None
