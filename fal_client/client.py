@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import sys
 import types
-from typing import Any, Callable, Literal
+from functools import partial
+from typing import Any, Callable, Literal, cast
 
 from ._client import AnyJSON, AsyncClient, AsyncRequestHandle, Priority
 from ._encoding import encode, encode_file, encode_image
@@ -164,8 +165,10 @@ MAX_DELAY: float = DEFAULT_RETRY_POLICY.max_delay
 RETRY_CODES: list[int] = sorted(DEFAULT_RETRY_POLICY.retry_statuses)
 INGRESS_ERROR_CODES: list[int] = sorted(DEFAULT_RETRY_POLICY.ingress_statuses)
 DEFAULT_QUEUE_POLL_INTERVAL: float = 0.1
-DEFAULT_UPLOAD_REPOSITORY: UploadRepositoryId = "fal_v3"
-DEFAULT_UPLOAD_FALLBACK_REPOSITORY: list[UploadRepositoryId] = ["fal"]
+DEFAULT_UPLOAD_REPOSITORY = cast(UploadRepositoryId, DEFAULT_REPOSITORY)
+DEFAULT_UPLOAD_FALLBACK_REPOSITORY = [
+    cast(UploadRepositoryId, name) for name in DEFAULT_FALLBACK_REPOSITORIES
+]
 MULTIPART_THRESHOLD: int = UploadOptions().multipart_threshold
 MULTIPART_CHUNK_SIZE: int = UploadOptions().chunk_size
 MULTIPART_MAX_CONCURRENCY: int = UploadOptions().max_concurrency
@@ -173,18 +176,6 @@ REALTIME_TOKEN_EXPIRATION_SECONDS: int = DEFAULT_TOKEN_EXPIRATION
 REALTIME_MAX_BUFFERING: tuple[int, int] = MAX_BUFFERING_RANGE
 REALTIME_OPEN_TIMEOUT: float = OPEN_TIMEOUT_SECONDS
 APP_NAMESPACES: list[str] = ["workflows", "comfy"]
-
-assert DEFAULT_UPLOAD_REPOSITORY == DEFAULT_REPOSITORY
-assert tuple(DEFAULT_UPLOAD_FALLBACK_REPOSITORY) == DEFAULT_FALLBACK_REPOSITORIES
-
-
-def _base_url(field: str, strip: bool) -> Callable[[Any], None]:
-    def apply(value: Any) -> None:
-        if isinstance(value, str) and strip:
-            value = value.rstrip("/")
-        set_legacy_base(field, value)
-
-    return apply
 
 
 def _retry_field(field: str, convert: Callable[[Any], Any] = lambda v: v) -> Callable[[Any], None]:
@@ -196,11 +187,11 @@ def _retry_field(field: str, convert: Callable[[Any], Any] = lambda v: v) -> Cal
 
 # Constant -> what assigning it changes, for clients created afterwards.
 _APPLIES: dict[str, Callable[[Any], None]] = {
-    "RUN_URL_FORMAT": _base_url("run_url", True),
-    "QUEUE_URL_FORMAT": _base_url("queue_url", True),
-    "REALTIME_URL_FORMAT": _base_url("realtime_url", True),
-    "REST_URL": _base_url("rest_url", True),
-    "CDN_URL": _base_url("cdn_url", True),
+    "RUN_URL_FORMAT": partial(set_legacy_base, "run_url"),
+    "QUEUE_URL_FORMAT": partial(set_legacy_base, "queue_url"),
+    "REALTIME_URL_FORMAT": partial(set_legacy_base, "realtime_url"),
+    "REST_URL": partial(set_legacy_base, "rest_url"),
+    "CDN_URL": partial(set_legacy_base, "cdn_url"),
     "MAX_ATTEMPTS": _retry_field("max_attempts"),
     "BASE_DELAY": _retry_field("base_delay"),
     "MAX_DELAY": _retry_field("max_delay"),
