@@ -50,6 +50,7 @@ from ._aclosing import aclosing
 from ._aimd import AdaptiveLimit
 from ._errors import FalClientTimeoutError, RateLimitError
 from ._manifest import Entry, ManifestError, ManifestWriter, check_input, input_key
+from ._queue import cancel_remotely, fetch_result
 from ._rate_signal import listening_for_rate_limits
 from ._status import Completed, InProgress, Status
 
@@ -620,11 +621,11 @@ class _Job:
                     if isinstance(status, Completed):
                         completed = status
             assert completed is not None
-            return await handle._fetch_result(completed)
+            return await fetch_result(handle, completed)
         except BaseException:
             deliberate = fanout.failing or (scope is not None and scope.cancel_called)
             if completed is None and deliberate:
-                await handle._cancel_on_give_up()
+                await cancel_remotely(handle)
                 with anyio.CancelScope(shield=True):
                     await fanout.record("cancelled", index, self.key, handle.request_id)
                 self.cancelled_by_map = True

@@ -42,7 +42,13 @@ from ._headers import fal_headers, handle_response_headers
 from ._status import Completed, LogsSoFar, Status, parse_status
 from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
 
-__all__ = ["DEFAULT_POLL_INTERVAL", "AsyncRequestHandle", "Queue"]
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "AsyncRequestHandle",
+    "Queue",
+    "cancel_remotely",
+    "fetch_result",
+]
 
 logger = logging.getLogger("fal_client")
 
@@ -353,6 +359,16 @@ class AsyncRequestHandle:
                 logger.debug("cancelled remote job %s of %s", self.request_id, self.app)
             except FalClientError as exc:
                 logger.debug("remote cancel of %s failed: %s", self.request_id, exc)
+
+
+async def fetch_result(handle: AsyncRequestHandle, completed: Completed) -> AnyJSON:
+    """The result of a job whose final status is ``completed`` (``map`` waits on its own)."""
+    return await handle._fetch_result(completed)
+
+
+async def cancel_remotely(handle: AsyncRequestHandle) -> None:
+    """The best-effort cancel sent when a caller gives up (shielded, bounded, never raises)."""
+    await handle._cancel_on_give_up()
 
 
 class _SubmitInFlightAtDeadline(Exception):
