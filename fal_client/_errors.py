@@ -194,7 +194,8 @@ class FalClientHTTPError(FalClientError):
 
     ``message``, ``status_code``, ``response_headers``, ``response`` and ``error_type`` are
     what the official client puts there, with the same types; ``str(e)`` starts with
-    ``str(message)`` as the official ``str(e)`` is, and adds the status, app and request id.
+    ``str(message)`` as the official ``str(e)`` is, and adds the app and request id (and the
+    status when the body was empty).
 
     Attributes:
         status_code: the HTTP status.

@@ -174,15 +174,11 @@ class Transport:
             yield
         except lib.TransportError as exc:  # timeouts included: a TransportError subclass
             if answer_of_a_paid_post:
-                raise SubmitNotConfirmedError(
-                    f"{what} was sent but its answer was lost ({describe_exception(exc)}); "
-                    "not re-sent, so a paid job is never created twice",
-                    app=app,
-                    request_id=request_id,
-                ) from exc
+                raise _answer_lost(what, exc, app, request_id) from exc
             timed_out = isinstance(exc, lib.TimeoutException)
+            state = "timed out" if timed_out else "interrupted"
             raise FalClientConnectionError(
-                f"{what} {'timed out' if timed_out else 'interrupted'}: {describe_exception(exc)}",
+                f"{what} {state}: {describe_exception(exc)}",
                 app=app,
                 request_id=request_id,
                 timed_out=timed_out,
@@ -319,13 +315,7 @@ class Transport:
                 delay = policy.delay(attempt)
                 elapsed = anyio.current_time() - started
                 if sent_maybe and not repeatable:
-                    raise SubmitNotConfirmedError(
-                        f"{method} {_safe_url(url)} was sent but its answer was lost "
-                        f"({type(exc).__name__}); not re-sent, so a paid job is never "
-                        "created twice",
-                        app=app,
-                        request_id=request_id,
-                    ) from exc
+                    raise _answer_lost(f"{method} {_safe_url(url)}", exc, app, request_id) from exc
                 if not policy.may_retry(attempt, elapsed, delay):
                     raise FalClientConnectionError(
                         f"{method} {_safe_url(url)} failed after {attempt} attempt(s): "
@@ -424,6 +414,18 @@ class _AttemptBody:
         if self._iterator is not None:  # bytes bodies (every JSON request) have nothing to end
             with anyio.CancelScope(shield=True):
                 await aclose(self._iterator)
+
+
+def _answer_lost(
+    what: str, exc: BaseException, app: Optional[str], request_id: Optional[str]
+) -> SubmitNotConfirmedError:
+    # One text for a lost answer, whether the send or the read of the body broke.
+    return SubmitNotConfirmedError(
+        f"{what} was sent but its answer was lost ({describe_exception(exc)}); not re-sent, "
+        "so a paid job is never created twice",
+        app=app,
+        request_id=request_id,
+    )
 
 
 def _safe_url(url: str) -> str:
