@@ -22,10 +22,13 @@ from ._encoding import encode, encode_file, encode_image
 from ._endpoints import AppId, Endpoints, parse_app_id
 from ._errors import (
     AuthenticationError,
+    BudgetExceededError,
     FalClientConnectionError,
     FalClientError,
     FalClientHTTPError,
     FalClientTimeoutError,
+    InputProblem,
+    InputValidationError,
     JobCancelledError,
     JobFailedError,
     MissingCredentialsError,
@@ -35,6 +38,7 @@ from ._errors import (
     StartTimeoutError,
     SubmitNotConfirmedError,
     UnexpectedResponseError,
+    UnknownEndpointError,
     ValidationError,
 )
 from ._lifecycle import (
@@ -79,10 +83,13 @@ from ._module_api import (
     ws_connect,
     ws_connect_async,
 )
+from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
+from ._platform_api import Platform
 from ._realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeError
 from ._retry import RetryPolicy
+from ._schema_cache import EndpointSchema, SchemaUnavailableWarning
 from ._status import Completed, InProgress, Queued, Status
-from ._sync import SyncClient, SyncRequestHandle
+from ._sync import SyncClient, SyncPlatform, SyncRequestHandle
 from ._version import __version__, version_tuple
 
 __all__ = [
@@ -93,19 +100,28 @@ __all__ = [
     "AsyncRequestHandle",
     "AuthenticationError",
     "BatchResult",
+    "BudgetExceededError",
     "Completed",
+    "CostEstimate",
+    "EndpointSchema",
     "Endpoints",
     "FalClientConnectionError",
     "FalClientError",
     "FalClientHTTPError",
     "FalClientTimeoutError",
+    "HistoryItem",
     "InProgress",
+    "InputProblem",
+    "InputValidationError",
     "JobCancelledError",
     "JobFailedError",
     "MapResults",
     "MissingCredentialsError",
+    "ModelInfo",
     "NotFoundError",
     "ObjectExpiration",
+    "Platform",
+    "Price",
     "Priority",
     "Progress",
     "Queued",
@@ -113,6 +129,7 @@ __all__ = [
     "RealtimeConnection",
     "RealtimeError",
     "RetryPolicy",
+    "SchemaUnavailableWarning",
     "ServerError",
     "StartTimeoutError",
     "Status",
@@ -122,8 +139,10 @@ __all__ = [
     "StorageSettings",
     "SubmitNotConfirmedError",
     "SyncClient",
+    "SyncPlatform",
     "SyncRequestHandle",
     "UnexpectedResponseError",
+    "UnknownEndpointError",
     "UploadOptions",
     "ValidationError",
     "__version__",

@@ -22,6 +22,7 @@ and some models reject what comes out (an ``audio/wav`` data URL arrives as ``.b
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +49,18 @@ from ._validate import validate_json
 if TYPE_CHECKING:
     from ._engine import Engine
 
-__all__ = ["DEFAULT_INLINE_LIMIT", "check_arguments", "serialise", "upload_inputs"]
+__all__ = [
+    "DEFAULT_INLINE_LIMIT",
+    "UPLOAD_PLACEHOLDER_URL",
+    "as_sent",
+    "check_arguments",
+    "serialise",
+    "upload_inputs",
+]
+
+#: What a value still to be uploaded stands as when the arguments are validated before the
+#: upload (a schema wants a URL string there; the real one is only known afterwards).
+UPLOAD_PLACEHOLDER_URL = "https://v3.fal.media/files/upload-pending"
 
 #: Leaves up to this many bytes become data URLs; 0 means every leaf is uploaded.
 DEFAULT_INLINE_LIMIT = 0
@@ -170,6 +182,24 @@ def check_arguments(engine: Engine, arguments: Any) -> Optional[bytes]:
         validate_json(arguments, placeholder=is_uploadable)
         return None
     return validate_json(arguments)
+
+
+def as_sent(arguments: Any, checked: Optional[bytes]) -> Any:
+    """The JSON value the app will receive: ``checked`` decoded, or, while files in
+    ``arguments`` are still to be uploaded, the arguments with each standing as a URL."""
+    if checked is not None:
+        return json.loads(checked)
+
+    def walk(value: Any) -> Any:
+        if is_uploadable(value):
+            return UPLOAD_PLACEHOLDER_URL
+        if isinstance(value, Mapping):
+            return {str(k): walk(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(arguments)
 
 
 async def serialise(engine: Engine, arguments: Any, checked: Optional[bytes]) -> bytes:

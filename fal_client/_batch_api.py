@@ -40,9 +40,11 @@ class Batch:
         start_timeout: Optional[float] = None,
         client_timeout: Optional[float] = None,
         manifest: Union[str, PathLike[str], None] = None,
+        validate: bool = False,
     ) -> MapResults:
         """The body of ``AsyncClient.map``."""
         parse_app_id(application)
+        check.flag("validate", validate)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if not isinstance(inputs, (Iterable, AsyncIterable)) or isinstance(
@@ -58,6 +60,7 @@ class Batch:
             "headers": headers,
             "start_timeout": start_timeout,
             "client_timeout": client_timeout,
+            "validate": validate,
         }
         fal_headers(headers, hint=hint, start_timeout=start_timeout, priority=priority)
         check.positive_number("client_timeout", client_timeout)

@@ -24,11 +24,13 @@ from ._engine import Engine
 from ._errors import MissingCredentialsError
 from ._files_api import DEFAULT_UPLOAD_OPTIONS, Files
 from ._lifecycle import UploadOptions
+from ._platform_api import Platform
 from ._queue import DEFAULT_POLL_INTERVAL, AsyncRequestHandle, Queue
 from ._realtime import AsyncRealtimeConnection, AsyncWebSocketConnection
 from ._realtime_api import Realtime
 from ._retry import RetryPolicy, default_policy
 from ._run import DEFAULT_RUN_TIMEOUT, Runs
+from ._schema_cache import SCHEMAS
 from ._status import Status
 from ._transport import Timeouts, Transport
 from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
@@ -124,6 +126,8 @@ class AsyncClient:
         queue_url: base URL of the queue (default from ``FAL_QUEUE_URL``, else production).
         rest_url: base URL of the REST API (default from ``FAL_REST_URL``, else production).
         cdn_url: base URL of the CDN (default from ``FAL_CDN_URL``, else production).
+        api_url: base URL of fal's platform API, which serves model schemas, prices and the
+            request history (default from ``FAL_API_URL``, else ``https://api.fal.ai/v1``).
         retry: the ``RetryPolicy`` for transient failures.
         max_retries: shortcut for ``RetryPolicy(max_attempts=max_retries + 1)``.
         headers: extra headers sent with every request.
@@ -147,6 +151,7 @@ class AsyncClient:
         queue_url: Optional[str] = None,
         rest_url: Optional[str] = None,
         cdn_url: Optional[str] = None,
+        api_url: Optional[str] = None,
         retry: Optional[RetryPolicy] = None,
         max_retries: Optional[int] = None,
         headers: Optional[Mapping[str, str]] = None,
@@ -172,6 +177,7 @@ class AsyncClient:
             queue_url=queue_url or env_endpoints.queue_url,
             rest_url=rest_url or env_endpoints.rest_url,
             cdn_url=cdn_url or env_endpoints.cdn_url,
+            api_url=api_url or env_endpoints.api_url,
             # A run_url= of its own also moves the realtime host with it.
             realtime_url=None if run_url else env_endpoints.realtime_url,
         )
@@ -204,6 +210,7 @@ class AsyncClient:
         self._files = Files(self._engine)
         self._batch = Batch(self._queue)
         self._realtime = Realtime(self._engine)
+        self._platform = Platform(self._engine, SCHEMAS)
         RefusedPrivateClient.guard(self)
 
     def __repr__(self) -> str:
@@ -222,6 +229,12 @@ class AsyncClient:
     def endpoints(self) -> Endpoints:
         """The base URLs this client talks to."""
         return self._engine.endpoints
+
+    @property
+    def platform(self) -> Platform:
+        """fal's platform API: model metadata and schemas, prices, cost estimates and your
+        request history (see ``Platform``)."""
+        return self._platform
 
     @property
     def upload_options(self) -> UploadOptions:
@@ -264,6 +277,7 @@ class AsyncClient:
         start_timeout: Optional[float] = None,
         hint: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
+        validate: bool = False,
     ) -> AnyJSON:
         """Run an app directly (``fal.run``) and return its JSON result.
 
@@ -277,10 +291,15 @@ class AsyncClient:
             start_timeout: server-side limit on the time before the app starts (> 1 s).
             hint: a runner hint (``X-Fal-Runner-Hint``).
             headers: extra request headers.
+            validate: check ``arguments`` against the endpoint's input schema (from fal's
+                platform API, cached) first, and raise ``InputValidationError`` listing every
+                problem instead of sending them; when no schema can be had, warn once
+                (``SchemaUnavailableWarning``) and send them unchecked.
 
         Raises:
             FalClientTimeoutError: ``timeout`` passed.
             FalClientHTTPError: fal or the app answered with an error.
+            InputValidationError: ``validate=True`` and the schema refuses the arguments.
         """
         return await self._runs.run(
             application,
@@ -291,6 +310,7 @@ class AsyncClient:
             start_timeout=start_timeout,
             hint=hint,
             headers=headers,
+            validate=validate,
         )
 
     def stream(
@@ -301,6 +321,7 @@ class AsyncClient:
         path: str = "/stream",
         timeout: Optional[float] = None,
         headers: Optional[Mapping[str, str]] = None,
+        validate: bool = False,
     ) -> AsyncIterator[AnyJSON]:
         """Stream an app's server-sent events; each item is one decoded JSON event.
 
@@ -308,12 +329,14 @@ class AsyncClient:
         (default ``DEFAULT_RUN_TIMEOUT``, an hour). Leaving the loop early closes the
         connection. ``path`` is appended to the app id (``stream("owner/app")`` POSTs to
         ``owner/app/stream``), unless the id's own sub-path already ends with it.
+        ``validate=True`` checks the arguments against the app's input schema first, as for
+        ``run``.
 
         Raises:
             FalClientHTTPError: the app refused the request (checked before any event).
         """
         return self._runs.stream(
-            application, arguments, path=path, timeout=timeout, headers=headers
+            application, arguments, path=path, timeout=timeout, headers=headers, validate=validate
         )
 
     async def submit(
@@ -327,6 +350,7 @@ class AsyncClient:
         priority: Optional[Priority] = None,
         headers: Optional[Mapping[str, str]] = None,
         start_timeout: Optional[float] = None,
+        validate: bool = False,
     ) -> AsyncRequestHandle:
         """Put a job in fal's queue and return its handle at once.
 
@@ -339,6 +363,10 @@ class AsyncClient:
             priority: ``"normal"`` or ``"low"``.
             headers: extra request headers.
             start_timeout: server-side limit on queue wait before the job starts (> 1 s).
+            validate: check ``arguments`` against the endpoint's input schema (from fal's
+                platform API, cached) first, and raise ``InputValidationError`` listing every
+                problem instead of sending them; when no schema can be had, warn once
+                (``SchemaUnavailableWarning``) and send them unchecked.
 
         If the caller is cancelled while the submit is in flight, the submit is completed and
         the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
@@ -353,6 +381,7 @@ class AsyncClient:
             priority=priority,
             headers=headers,
             start_timeout=start_timeout,
+            validate=validate,
         )
 
     async def subscribe(
@@ -371,6 +400,7 @@ class AsyncClient:
         start_timeout: Optional[float] = None,
         client_timeout: Optional[float] = None,
         webhook_url: Optional[str] = None,
+        validate: bool = False,
     ) -> AnyJSON:
         """Submit a job, wait for it, and return its result.
 
@@ -400,6 +430,7 @@ class AsyncClient:
             start_timeout=start_timeout,
             client_timeout=client_timeout,
             webhook_url=webhook_url,
+            validate=validate,
         )
 
     async def get_handle(self, application: str, request_id: str) -> AsyncRequestHandle:
@@ -604,6 +635,7 @@ class AsyncClient:
         start_timeout: Optional[float] = None,
         client_timeout: Optional[float] = None,
         manifest: Union[str, PathLike[str], None] = None,
+        validate: bool = False,
     ) -> MapResults:
         """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -630,6 +662,9 @@ class AsyncClient:
                 without a request. With a manifest, jobs in flight when the map is interrupted
                 (Ctrl-C, cancellation, leaving the loop early) keep running on fal for the next
                 run to collect. See ``docs/batch.md`` for the file format.
+            validate: check each input against the endpoint's input schema before it is
+                submitted (the schema is fetched once); an input the schema refuses ends with
+                ``InputValidationError`` and is never sent.
 
         Raises:
             FalClientError: the first job's failure, unless ``return_exceptions``.
@@ -652,6 +687,7 @@ class AsyncClient:
             start_timeout=start_timeout,
             client_timeout=client_timeout,
             manifest=manifest,
+            validate=validate,
         )
 
     def realtime(

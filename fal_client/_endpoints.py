@@ -1,6 +1,7 @@
 """App ids and every fal URL this client builds: pure functions, no I/O.
 
-fal serves four origins (run, queue, REST, CDN). Each is a full base URL here, scheme included, so
+fal serves five origins (run, queue, REST, CDN, and the platform API). Each is a full base URL
+here, scheme included, so
 the same code talks to https://fal.run in production and to http://127.0.0.1:PORT/run on the
 emulator. This module is the one place that knows how URLs are shaped.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -19,6 +20,7 @@ DEFAULT_RUN_URL = "https://fal.run"
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.fal.ai"
 DEFAULT_CDN_URL = "https://v3.fal.media"
+DEFAULT_API_URL = "https://api.fal.ai/v1"
 
 _NAMESPACES = frozenset({"workflows", "comfy"})
 _LEGACY_NUMERIC = re.compile(r"^([0-9]+)-([a-zA-Z0-9-]+)$")
@@ -157,6 +159,10 @@ def legacy_bases() -> dict[str, str]:
     return dict(_legacy_bases)
 
 
+#: The fields of ``Endpoints`` that are http(s) base URLs (the realtime one is ws/wss).
+_HTTP_BASES = ("run_url", "queue_url", "rest_url", "cdn_url", "api_url")
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """The fal base URLs. Build with ``Endpoints.from_env()`` or pass your own.
@@ -169,9 +175,11 @@ class Endpoints:
     rest_url: str = DEFAULT_REST_URL
     cdn_url: str = DEFAULT_CDN_URL
     realtime_url: Optional[str] = None
+    #: The platform API (model metadata and schemas, prices, request history).
+    api_url: str = DEFAULT_API_URL
 
     def __post_init__(self) -> None:
-        for name in ("run_url", "queue_url", "rest_url", "cdn_url"):
+        for name in _HTTP_BASES:
             object.__setattr__(self, name, _normalise_base(getattr(self, name), name))
         if self.realtime_url is not None:
             url = _normalise_base(self.realtime_url, "realtime_url", ("ws", "wss"))
@@ -179,7 +187,8 @@ class Endpoints:
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Endpoints:
-        """Read ``FAL_RUN_URL``, ``FAL_QUEUE_URL``, ``FAL_REST_URL``, ``FAL_CDN_URL``.
+        """Read ``FAL_RUN_URL``, ``FAL_QUEUE_URL``, ``FAL_REST_URL``, ``FAL_CDN_URL``,
+        ``FAL_API_URL``.
 
         The official client's ``FAL_RUN_HOST`` and ``FAL_QUEUE_RUN_HOST`` (host names, https
         implied) are honoured when the URL variables are not set. A base URL assigned through
@@ -199,6 +208,7 @@ class Endpoints:
                 "queue_url": queue_url,
                 "rest_url": env.get("FAL_REST_URL") or DEFAULT_REST_URL,
                 "cdn_url": env.get("FAL_CDN_URL") or DEFAULT_CDN_URL,
+                "api_url": env.get("FAL_API_URL") or DEFAULT_API_URL,
                 **_legacy_bases,
             }
         )
@@ -213,12 +223,10 @@ class Endpoints:
 
     def origins(self) -> frozenset[str]:
         """The origins (scheme://host:port) that may receive the API key."""
-        return frozenset(
-            origin_of(u) for u in (self.run_url, self.queue_url, self.rest_url, self.cdn_url)
-        )
+        return frozenset(origin_of(getattr(self, name)) for name in _HTTP_BASES)
 
     def is_fal_url(self, url: str) -> bool:
-        """Whether ``url`` is on one of the four fal origins (the only ones the key goes to)."""
+        """Whether ``url`` is on one of the fal origins (the only ones the key goes to)."""
         # Fast path for the URLs this client builds itself; anything else is parsed.
         for prefix in self._prefixes:
             if url.startswith(prefix):
@@ -233,8 +241,8 @@ class Endpoints:
     def _prefixes(self) -> tuple[str, ...]:
         # "scheme://host[:port]/" of each base URL, exactly as configured.
         prefixes = set()
-        for u in (self.run_url, self.queue_url, self.rest_url, self.cdn_url):
-            parts = urlsplit(u)
+        for name in _HTTP_BASES:
+            parts = urlsplit(getattr(self, name))
             prefixes.add(f"{parts.scheme}://{parts.netloc}/")
         return tuple(prefixes)
 
@@ -278,6 +286,15 @@ class Endpoints:
         """``POST`` URL that starts a REST-signed upload (one body, or in parts)."""
         kind = "initiate-multipart" if multipart else "initiate"
         return f"{self.rest_url}/storage/upload/{kind}?storage_type=fal-cdn-v3"
+
+    def platform(self, path: str, query: Sequence[tuple[str, str]] = ()) -> str:
+        """URL of the platform API's ``path`` (``"models"``, ``"models/pricing"``...).
+
+        ``query`` is a list of pairs because the platform API repeats names
+        (``endpoint_id=a&endpoint_id=b``).
+        """
+        url = f"{self.api_url}/{path}"
+        return f"{url}?{urlencode(list(query))}" if query else url
 
 
 # --- storage URLs handed out by fal (a CDN token's base URL, an upload's own URL) -------------

@@ -24,15 +24,19 @@ the API key.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 __all__ = [
     "AuthenticationError",
+    "BudgetExceededError",
     "FalClientConnectionError",
     "FalClientError",
     "FalClientHTTPError",
     "FalClientTimeoutError",
+    "InputProblem",
+    "InputValidationError",
     "JobCancelledError",
     "JobFailedError",
     "MissingCredentialsError",
@@ -42,6 +46,7 @@ __all__ = [
     "StartTimeoutError",
     "SubmitNotConfirmedError",
     "UnexpectedResponseError",
+    "UnknownEndpointError",
     "ValidationError",
 ]
 
@@ -285,6 +290,84 @@ class ServerError(FalClientHTTPError):
 
 class JobFailedError(FalClientHTTPError):
     """The job finished with an error in its final status (``error``, ``error_type``)."""
+
+
+class UnknownEndpointError(FalClientError, LookupError):
+    """The platform API does not list this endpoint (misspelt, private, or not a model).
+
+    ``app`` is the endpoint id asked for.
+    """
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """One reason an endpoint's input schema refuses the arguments.
+
+    Attributes:
+        path: where, as a JSON path (``$.image_size.width``; ``$`` is the arguments object).
+        message: what is wrong, in words.
+        allowed: the values the schema allows there, when it lists them (an enum, or the known
+            keys for a key it does not know), else ``None``.
+    """
+
+    path: str
+    message: str
+    allowed: Optional[tuple[Any, ...]] = None
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}"
+        if self.allowed is not None:
+            text += f" (allowed: {', '.join(repr(v) for v in self.allowed)})"
+        return text
+
+
+class InputValidationError(FalClientError, ValueError):
+    """The arguments do not match the endpoint's input schema; nothing was sent.
+
+    Raised by calls with ``validate=True`` before anything is submitted or paid for.
+    ``problems`` lists every problem found (``InputProblem``: JSON path, message, allowed
+    values); ``str(e)`` names them all. ``app`` is the endpoint id.
+    """
+
+    def __init__(self, problems: Sequence[InputProblem], *, app: Optional[str] = None):
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"the arguments do not match the input schema of {app or 'the endpoint'} "
+            f"({count} {noun}); nothing was sent:\n{lines}",
+            app=app,
+        )
+
+
+class BudgetExceededError(FalClientError):
+    """Starting (more of) a batch would cost more than its ``max_cost``.
+
+    Attributes:
+        max_cost: the budget given.
+        estimate: what the platform API estimates the refused work to cost, in total (the
+            whole batch when raised before the first submit; what was started plus the next
+            job when raised during it).
+        currency: the estimate's currency.
+        started: how many jobs had been started when it was raised.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        max_cost: float,
+        estimate: float,
+        currency: str,
+        started: int = 0,
+        app: Optional[str] = None,
+    ):
+        super().__init__(message, app=app)
+        self.max_cost = max_cost
+        self.estimate = estimate
+        self.currency = currency
+        self.started = started
 
 
 def _message_from_detail(detail: Any) -> str:

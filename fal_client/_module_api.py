@@ -69,6 +69,7 @@ def run(
     start_timeout: Optional[float] = None,
     hint: Optional[str] = None,
     headers: Optional[Mapping[str, str]] = None,
+    validate: bool = False,
 ) -> AnyJSON:
     """Run an app directly (``fal.run``) and return its JSON result.
 
@@ -82,10 +83,15 @@ def run(
         start_timeout: server-side limit on the time before the app starts (> 1 s).
         hint: a runner hint (``X-Fal-Runner-Hint``).
         headers: extra request headers.
+        validate: check ``arguments`` against the endpoint's input schema (from fal's
+            platform API, cached) first, and raise ``InputValidationError`` listing every
+            problem instead of sending them; when no schema can be had, warn once
+            (``SchemaUnavailableWarning``) and send them unchecked.
 
     Raises:
         FalClientTimeoutError: ``timeout`` passed.
         FalClientHTTPError: fal or the app answered with an error.
+        InputValidationError: ``validate=True`` and the schema refuses the arguments.
     """
     return default_sync_client().run(
         application,
@@ -96,6 +102,7 @@ def run(
         start_timeout=start_timeout,
         hint=hint,
         headers=headers,
+        validate=validate,
     )
 
 
@@ -109,6 +116,7 @@ async def run_async(
     start_timeout: Optional[float] = None,
     hint: Optional[str] = None,
     headers: Optional[Mapping[str, str]] = None,
+    validate: bool = False,
 ) -> AnyJSON:
     """Run an app directly (``fal.run``) and return its JSON result.
 
@@ -122,10 +130,15 @@ async def run_async(
         start_timeout: server-side limit on the time before the app starts (> 1 s).
         hint: a runner hint (``X-Fal-Runner-Hint``).
         headers: extra request headers.
+        validate: check ``arguments`` against the endpoint's input schema (from fal's
+            platform API, cached) first, and raise ``InputValidationError`` listing every
+            problem instead of sending them; when no schema can be had, warn once
+            (``SchemaUnavailableWarning``) and send them unchecked.
 
     Raises:
         FalClientTimeoutError: ``timeout`` passed.
         FalClientHTTPError: fal or the app answered with an error.
+        InputValidationError: ``validate=True`` and the schema refuses the arguments.
     """
     return await default_async_client().run(
         application,
@@ -136,6 +149,7 @@ async def run_async(
         start_timeout=start_timeout,
         hint=hint,
         headers=headers,
+        validate=validate,
     )
 
 
@@ -146,6 +160,7 @@ def stream(
     path: str = "/stream",
     timeout: Optional[float] = None,
     headers: Optional[Mapping[str, str]] = None,
+    validate: bool = False,
 ) -> Iterator[AnyJSON]:
     """Stream an app's server-sent events; each item is one decoded JSON event.
 
@@ -153,12 +168,14 @@ def stream(
     (default ``DEFAULT_RUN_TIMEOUT``, an hour). Leaving the loop early closes the
     connection. ``path`` is appended to the app id (``stream("owner/app")`` POSTs to
     ``owner/app/stream``), unless the id's own sub-path already ends with it.
+    ``validate=True`` checks the arguments against the app's input schema first, as for
+    ``run``.
 
     Raises:
         FalClientHTTPError: the app refused the request (checked before any event).
     """
     return default_sync_client().stream(
-        application, arguments, path=path, timeout=timeout, headers=headers
+        application, arguments, path=path, timeout=timeout, headers=headers, validate=validate
     )
 
 
@@ -169,6 +186,7 @@ def stream_async(
     path: str = "/stream",
     timeout: Optional[float] = None,
     headers: Optional[Mapping[str, str]] = None,
+    validate: bool = False,
 ) -> AsyncIterator[AnyJSON]:
     """Stream an app's server-sent events; each item is one decoded JSON event.
 
@@ -176,12 +194,14 @@ def stream_async(
     (default ``DEFAULT_RUN_TIMEOUT``, an hour). Leaving the loop early closes the
     connection. ``path`` is appended to the app id (``stream("owner/app")`` POSTs to
     ``owner/app/stream``), unless the id's own sub-path already ends with it.
+    ``validate=True`` checks the arguments against the app's input schema first, as for
+    ``run``.
 
     Raises:
         FalClientHTTPError: the app refused the request (checked before any event).
     """
     return default_async_client().stream(
-        application, arguments, path=path, timeout=timeout, headers=headers
+        application, arguments, path=path, timeout=timeout, headers=headers, validate=validate
     )
 
 
@@ -195,6 +215,7 @@ def submit(
     priority: Optional[Priority] = None,
     headers: Optional[Mapping[str, str]] = None,
     start_timeout: Optional[float] = None,
+    validate: bool = False,
 ) -> SyncRequestHandle:
     """Put a job in fal's queue and return its handle at once.
 
@@ -207,6 +228,10 @@ def submit(
         priority: ``"normal"`` or ``"low"``.
         headers: extra request headers.
         start_timeout: server-side limit on queue wait before the job starts (> 1 s).
+        validate: check ``arguments`` against the endpoint's input schema (from fal's
+            platform API, cached) first, and raise ``InputValidationError`` listing every
+            problem instead of sending them; when no schema can be had, warn once
+            (``SchemaUnavailableWarning``) and send them unchecked.
 
     If the caller is cancelled while the submit is in flight, the submit is completed and
     the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
@@ -221,6 +246,7 @@ def submit(
         priority=priority,
         headers=headers,
         start_timeout=start_timeout,
+        validate=validate,
     )
 
 
@@ -234,6 +260,7 @@ async def submit_async(
     priority: Optional[Priority] = None,
     headers: Optional[Mapping[str, str]] = None,
     start_timeout: Optional[float] = None,
+    validate: bool = False,
 ) -> AsyncRequestHandle:
     """Put a job in fal's queue and return its handle at once.
 
@@ -246,6 +273,10 @@ async def submit_async(
         priority: ``"normal"`` or ``"low"``.
         headers: extra request headers.
         start_timeout: server-side limit on queue wait before the job starts (> 1 s).
+        validate: check ``arguments`` against the endpoint's input schema (from fal's
+            platform API, cached) first, and raise ``InputValidationError`` listing every
+            problem instead of sending them; when no schema can be had, warn once
+            (``SchemaUnavailableWarning``) and send them unchecked.
 
     If the caller is cancelled while the submit is in flight, the submit is completed and
     the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
@@ -260,6 +291,7 @@ async def submit_async(
         priority=priority,
         headers=headers,
         start_timeout=start_timeout,
+        validate=validate,
     )
 
 
@@ -278,6 +310,7 @@ def subscribe(
     start_timeout: Optional[float] = None,
     client_timeout: Optional[float] = None,
     webhook_url: Optional[str] = None,
+    validate: bool = False,
 ) -> AnyJSON:
     """Submit a job, wait for it, and return its result.
 
@@ -307,6 +340,7 @@ def subscribe(
         start_timeout=start_timeout,
         client_timeout=client_timeout,
         webhook_url=webhook_url,
+        validate=validate,
     )
 
 
@@ -325,6 +359,7 @@ async def subscribe_async(
     start_timeout: Optional[float] = None,
     client_timeout: Optional[float] = None,
     webhook_url: Optional[str] = None,
+    validate: bool = False,
 ) -> AnyJSON:
     """Submit a job, wait for it, and return its result.
 
@@ -354,6 +389,7 @@ async def subscribe_async(
         start_timeout=start_timeout,
         client_timeout=client_timeout,
         webhook_url=webhook_url,
+        validate=validate,
     )
 
 
@@ -752,6 +788,7 @@ def map(
     start_timeout: Optional[float] = None,
     client_timeout: Optional[float] = None,
     manifest: Union[str, PathLike[str], None] = None,
+    validate: bool = False,
 ) -> Iterator[Any]:
     """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -778,6 +815,9 @@ def map(
             without a request. With a manifest, jobs in flight when the map is interrupted
             (Ctrl-C, cancellation, leaving the loop early) keep running on fal for the next
             run to collect. See ``docs/batch.md`` for the file format.
+        validate: check each input against the endpoint's input schema before it is
+            submitted (the schema is fetched once); an input the schema refuses ends with
+            ``InputValidationError`` and is never sent.
 
     Raises:
         FalClientError: the first job's failure, unless ``return_exceptions``.
@@ -800,6 +840,7 @@ def map(
         start_timeout=start_timeout,
         client_timeout=client_timeout,
         manifest=manifest,
+        validate=validate,
     )
 
 
@@ -818,6 +859,7 @@ def map_async(
     start_timeout: Optional[float] = None,
     client_timeout: Optional[float] = None,
     manifest: Union[str, PathLike[str], None] = None,
+    validate: bool = False,
 ) -> MapResults:
     """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -844,6 +886,9 @@ def map_async(
             without a request. With a manifest, jobs in flight when the map is interrupted
             (Ctrl-C, cancellation, leaving the loop early) keep running on fal for the next
             run to collect. See ``docs/batch.md`` for the file format.
+        validate: check each input against the endpoint's input schema before it is
+            submitted (the schema is fetched once); an input the schema refuses ends with
+            ``InputValidationError`` and is never sent.
 
     Raises:
         FalClientError: the first job's failure, unless ``return_exceptions``.
@@ -866,6 +911,7 @@ def map_async(
         start_timeout=start_timeout,
         client_timeout=client_timeout,
         manifest=manifest,
+        validate=validate,
     )
 
 

@@ -26,8 +26,8 @@ import anyio.lowlevel
 from . import _sse as sse
 from . import _validate as check
 from ._aclosing import aclosing
-from ._autoupload import check_arguments, serialise
-from ._endpoints import AppId, parse_app_id
+from ._autoupload import as_sent, check_arguments, serialise
+from ._endpoints import AppId, join_path, parse_app_id
 from ._engine import Engine, decode_json
 from ._errors import (
     FalClientConnectionError,
@@ -39,6 +39,7 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._headers import fal_headers, handle_response_headers
+from ._schema_cache import SCHEMAS
 from ._status import Completed, LogsSoFar, Status, parse_status
 from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
 
@@ -401,9 +402,11 @@ class Queue:
         priority: Optional[Priority] = None,
         headers: Optional[Mapping[str, str]] = None,
         start_timeout: Optional[float] = None,
+        validate: bool = False,
         give_up_at: Optional[float] = None,
     ) -> AsyncRequestHandle:
         """The body of ``AsyncClient.submit``."""
+        check.flag("validate", validate)
         app = parse_app_id(application)
         checked = check_arguments(self._engine, arguments)
         request_headers = fal_headers(
@@ -412,6 +415,10 @@ class Queue:
         url = self._engine.transport.endpoints.submit(
             app, path, check.http_url("webhook_url", webhook_url)
         )
+        if validate:
+            await SCHEMAS.check_before_sending(
+                self._engine, join_path(app, path), as_sent(arguments, checked)
+            )
         content = await serialise(self._engine, arguments, checked)
         # Shielded: a caller cancelled while the POST is in flight still learns the request id,
         # so the new job can be cancelled instead of running orphaned. Except past
@@ -461,6 +468,7 @@ class Queue:
         start_timeout: Optional[float] = None,
         client_timeout: Optional[float] = None,
         webhook_url: Optional[str] = None,
+        validate: bool = False,
     ) -> AnyJSON:
         """The body of ``AsyncClient.subscribe``."""
         check.positive_number("interval", interval, optional=False)
@@ -489,6 +497,7 @@ class Queue:
                 priority=priority,
                 headers=headers,
                 start_timeout=start_timeout,
+                validate=validate,
                 give_up_at=give_up_at,
             )
             try:

@@ -10,8 +10,8 @@ import anyio
 from . import _sse as sse
 from . import _validate as check
 from ._aclosing import aclosing
-from ._autoupload import check_arguments, serialise
-from ._endpoints import AppId, parse_app_id
+from ._autoupload import as_sent, check_arguments, serialise
+from ._endpoints import AppId, join_path, parse_app_id
 from ._engine import Engine, decode_json
 from ._errors import (
     FalClientConnectionError,
@@ -19,6 +19,7 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._headers import fal_headers, handle_response_headers
+from ._schema_cache import SCHEMAS
 from ._types import AnyJSON
 
 __all__ = ["DEFAULT_RUN_TIMEOUT", "Runs"]
@@ -47,8 +48,10 @@ class Runs:
         start_timeout: Optional[float] = None,
         hint: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
+        validate: bool = False,
     ) -> AnyJSON:
         """The body of ``AsyncClient.run``."""
+        check.flag("validate", validate)
         app = parse_app_id(application)
         method = method.upper()
         if method not in ("POST", "GET", "PUT", "PATCH", "DELETE"):
@@ -63,6 +66,10 @@ class Runs:
             params = {str(k): str(v) for k, v in arguments.items()}
         else:
             content = check_arguments(self._engine, arguments)
+            if validate:
+                await SCHEMAS.check_before_sending(
+                    self._engine, join_path(app, path), as_sent(arguments, content)
+                )
         with anyio.move_on_after(deadline) as scope:
             if method != "GET":
                 content = await serialise(self._engine, arguments, content)
@@ -91,14 +98,16 @@ class Runs:
         path: str = "/stream",
         timeout: Optional[float] = None,
         headers: Optional[Mapping[str, str]] = None,
+        validate: bool = False,
     ) -> AsyncIterator[AnyJSON]:
         """The body of ``AsyncClient.stream``."""
+        check.flag("validate", validate)
         app = parse_app_id(application)
         deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
         content = check_arguments(self._engine, arguments)
         request_headers = fal_headers(headers)
         request_headers["Accept"] = "text/event-stream"
-        return self._stream(app, path, arguments, content, request_headers, deadline)
+        return self._stream(app, path, arguments, content, request_headers, deadline, validate)
 
     async def _stream(
         self,
@@ -108,8 +117,12 @@ class Runs:
         checked: Optional[bytes],
         headers: dict[str, str],
         deadline: float,
+        validate: bool,
     ) -> AsyncIterator[AnyJSON]:
         transport = self._engine.transport
+        if validate:
+            # The schema is the app's own: a stream's "/stream" is how it is called, not which.
+            await SCHEMAS.check_before_sending(self._engine, app.full, as_sent(arguments, checked))
         content = await serialise(self._engine, arguments, checked)
         # No cancel scope may stay open across a ``yield`` of an async generator, so the
         # deadline is enforced as per-read timeouts plus a check between events.

@@ -11,16 +11,21 @@ run on the calling thread, so they may call this client again.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator, Mapping
-from functools import partial
+from datetime import datetime, timedelta
+from functools import cached_property, partial
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 from ._batch import Progress
 from ._client import AnyJSON, AsyncClient, OnEnqueue, OnQueueUpdate, Priority
 from ._lifecycle import UploadOptions
+from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
+from ._platform_api import HistoryStatus, Platform
+from ._portal import Portal
 from ._realtime import RealtimeConnection, WebSocketConnection
 from ._retry import RetryPolicy
+from ._schema_cache import EndpointSchema
 from ._status import Status
 from ._sync_base import (
     Relay,
@@ -32,7 +37,7 @@ from ._sync_base import (
 )
 from ._upload import Lifecycle
 
-__all__ = ["SyncClient", "SyncRequestHandle"]
+__all__ = ["SyncClient", "SyncPlatform", "SyncRequestHandle"]
 
 
 class SyncRequestHandle(SyncRequestHandleBase):
@@ -125,6 +130,142 @@ class SyncRequestHandle(SyncRequestHandleBase):
         return self._portal.call(self._handle.cancel)
 
 
+class SyncPlatform:
+    """fal's platform API for one client (``client.platform``).
+
+    Model metadata and input/output schemas, unit prices, cost estimates, and your request
+    history. The schemas are cached (``schema``); ``validate`` checks arguments against an
+    endpoint's input schema without sending them.
+
+    The sync face of ``Platform``.
+    """
+
+    def __init__(self, resource: Platform, portal: Portal):
+        self._resource = resource
+        self._portal = portal
+
+    def models(
+        self, endpoint_ids: Union[str, Iterable[str]], *, openapi: bool = False
+    ) -> list[ModelInfo]:
+        """Look up endpoints by id (any number; asked 50 at a time).
+
+        Args:
+            endpoint_ids: one id or several, e.g. ``["fal-ai/flux/dev", "fal-ai/flux/schnell"]``.
+            openapi: include each endpoint's OpenAPI 3.0 document (``ModelInfo.openapi``).
+
+        Returns:
+            The endpoints the platform API lists, in the order asked; ids it does not know are
+            left out (``model`` raises for one instead).
+        """
+        return self._portal.call(partial(self._resource.models, endpoint_ids, openapi=openapi))
+
+    def model(self, endpoint_id: str) -> ModelInfo:
+        """One endpoint's metadata and OpenAPI document.
+
+        Raises:
+            UnknownEndpointError: the platform API does not list ``endpoint_id``.
+        """
+        return self._portal.call(partial(self._resource.model, endpoint_id))
+
+    def search_models(
+        self,
+        query: Optional[str] = None,
+        *,
+        category: Optional[str] = None,
+        status: Optional[Literal["active", "deprecated"]] = None,
+        openapi: bool = False,
+        page_size: Optional[int] = None,
+    ) -> Iterator[ModelInfo]:
+        """Every endpoint matching a free-text ``query``, a ``category`` (``"text-to-image"``)
+        and a ``status``; all endpoints without filters. Follows the pages as you iterate.
+        """
+        events = self._resource.search_models(
+            query, category=category, status=status, openapi=openapi, page_size=page_size
+        )
+        return self._portal.iterate(lambda: events)
+
+    def schema(self, endpoint_id: str) -> EndpointSchema:
+        """The endpoint's input and output JSON schemas, from its OpenAPI document.
+
+        Fetched once per endpoint per process and kept on disk for a day (see
+        docs/platform.md); later calls answer from the cache.
+
+        Raises:
+            UnknownEndpointError: the platform API does not list ``endpoint_id``.
+        """
+        return self._portal.call(partial(self._resource.schema, endpoint_id))
+
+    def prices(self, endpoint_ids: Union[str, Iterable[str]]) -> dict[str, Price]:
+        """The unit price of each endpoint, by id (ids fal has no price for are left out).
+
+        A price is per the endpoint's billing unit (``Price.unit``: image, video second,
+        megapixel...), not per call; ``estimate`` turns calls into a cost.
+        """
+        return self._portal.call(partial(self._resource.prices, endpoint_ids))
+
+    def estimate(
+        self,
+        calls: Optional[Mapping[str, int]] = None,
+        *,
+        units: Optional[Mapping[str, float]] = None,
+    ) -> CostEstimate:
+        """What a number of calls (or of billing units) would cost.
+
+        Args:
+            calls: endpoint id -> number of calls; priced from each endpoint's historical cost
+                per call (fal's ``historical_api_price`` estimate).
+            units: endpoint id -> number of billing units (images, video seconds...), priced
+                at the unit price (``unit_price``). Pass ``calls`` or ``units``, not both.
+        """
+        return self._portal.call(partial(self._resource.estimate, calls, units=units))
+
+    def history(
+        self,
+        endpoint_id: str,
+        *,
+        since: Union[datetime, timedelta, None] = None,
+        until: Union[datetime, timedelta, None] = None,
+        status: Optional[HistoryStatus] = None,
+        request_id: Optional[str] = None,
+        payloads: bool = False,
+        sort_by: Optional[Literal["ended_at", "duration"]] = None,
+        page_size: Optional[int] = None,
+    ) -> Iterator[HistoryItem]:
+        """Your requests to ``endpoint_id``, newest first, following the pages as you iterate.
+
+        Args:
+            since: the earliest ``sent_at`` (a ``datetime``, or a ``timedelta`` meaning that
+                long ago); fal's default is 24 hours ago (90 days with ``request_id``).
+            until: the latest (default now).
+            status: only ``"success"``, ``"error"`` or ``"user_error"`` requests.
+            request_id: only that request.
+            payloads: include each request's input and output (``json_input``,
+                ``json_output``).
+            sort_by: ``"ended_at"`` (fal's default) or ``"duration"``.
+            page_size: items per page (1 to 100; fal's default 50).
+        """
+        events = self._resource.history(
+            endpoint_id,
+            since=since,
+            until=until,
+            status=status,
+            request_id=request_id,
+            payloads=payloads,
+            sort_by=sort_by,
+            page_size=page_size,
+        )
+        return self._portal.iterate(lambda: events)
+
+    def validate(self, endpoint_id: str, arguments: Any) -> None:
+        """Check ``arguments`` against the endpoint's input schema; send nothing.
+
+        Raises:
+            InputValidationError: every problem found, each with its JSON path.
+            UnknownEndpointError: the platform API does not list ``endpoint_id``.
+        """
+        return self._portal.call(partial(self._resource.validate, endpoint_id, arguments))
+
+
 class SyncClient(SyncClientBase):
     """The synchronous fal client: the async engine run in its own event-loop thread.
 
@@ -142,6 +283,7 @@ class SyncClient(SyncClientBase):
         queue_url: Optional[str] = None,
         rest_url: Optional[str] = None,
         cdn_url: Optional[str] = None,
+        api_url: Optional[str] = None,
         retry: Optional[RetryPolicy] = None,
         max_retries: Optional[int] = None,
         headers: Optional[Mapping[str, str]] = None,
@@ -162,6 +304,7 @@ class SyncClient(SyncClientBase):
                 queue_url=queue_url,
                 rest_url=rest_url,
                 cdn_url=cdn_url,
+                api_url=api_url,
                 retry=retry,
                 max_retries=max_retries,
                 headers=headers,
@@ -175,6 +318,13 @@ class SyncClient(SyncClientBase):
             portal_backend,
         )
 
+    @cached_property
+    def platform(self) -> SyncPlatform:
+        """fal's platform API: model metadata and schemas, prices, cost estimates and your
+        request history (see ``Platform``).
+        """
+        return SyncPlatform(self._async.platform, self._portal)
+
     def run(
         self,
         application: str,
@@ -186,6 +336,7 @@ class SyncClient(SyncClientBase):
         start_timeout: Optional[float] = None,
         hint: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
+        validate: bool = False,
     ) -> AnyJSON:
         """Run an app directly (``fal.run``) and return its JSON result.
 
@@ -199,10 +350,15 @@ class SyncClient(SyncClientBase):
             start_timeout: server-side limit on the time before the app starts (> 1 s).
             hint: a runner hint (``X-Fal-Runner-Hint``).
             headers: extra request headers.
+            validate: check ``arguments`` against the endpoint's input schema (from fal's
+                platform API, cached) first, and raise ``InputValidationError`` listing every
+                problem instead of sending them; when no schema can be had, warn once
+                (``SchemaUnavailableWarning``) and send them unchecked.
 
         Raises:
             FalClientTimeoutError: ``timeout`` passed.
             FalClientHTTPError: fal or the app answered with an error.
+            InputValidationError: ``validate=True`` and the schema refuses the arguments.
         """
         return self._portal.call(
             partial(
@@ -215,6 +371,7 @@ class SyncClient(SyncClientBase):
                 start_timeout=start_timeout,
                 hint=hint,
                 headers=caller_headers(headers),
+                validate=validate,
             )
         )
 
@@ -226,6 +383,7 @@ class SyncClient(SyncClientBase):
         path: str = "/stream",
         timeout: Optional[float] = None,
         headers: Optional[Mapping[str, str]] = None,
+        validate: bool = False,
     ) -> Iterator[AnyJSON]:
         """Stream an app's server-sent events; each item is one decoded JSON event.
 
@@ -233,12 +391,19 @@ class SyncClient(SyncClientBase):
         (default ``DEFAULT_RUN_TIMEOUT``, an hour). Leaving the loop early closes the
         connection. ``path`` is appended to the app id (``stream("owner/app")`` POSTs to
         ``owner/app/stream``), unless the id's own sub-path already ends with it.
+        ``validate=True`` checks the arguments against the app's input schema first, as for
+        ``run``.
 
         Raises:
             FalClientHTTPError: the app refused the request (checked before any event).
         """
         events = self._async.stream(
-            application, arguments, path=path, timeout=timeout, headers=caller_headers(headers)
+            application,
+            arguments,
+            path=path,
+            timeout=timeout,
+            headers=caller_headers(headers),
+            validate=validate,
         )
         return self._portal.iterate(lambda: events)
 
@@ -253,6 +418,7 @@ class SyncClient(SyncClientBase):
         priority: Optional[Priority] = None,
         headers: Optional[Mapping[str, str]] = None,
         start_timeout: Optional[float] = None,
+        validate: bool = False,
     ) -> SyncRequestHandle:
         """Put a job in fal's queue and return its handle at once.
 
@@ -265,6 +431,10 @@ class SyncClient(SyncClientBase):
             priority: ``"normal"`` or ``"low"``.
             headers: extra request headers.
             start_timeout: server-side limit on queue wait before the job starts (> 1 s).
+            validate: check ``arguments`` against the endpoint's input schema (from fal's
+                platform API, cached) first, and raise ``InputValidationError`` listing every
+                problem instead of sending them; when no schema can be had, warn once
+                (``SchemaUnavailableWarning``) and send them unchecked.
 
         If the caller is cancelled while the submit is in flight, the submit is completed and
         the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
@@ -282,6 +452,7 @@ class SyncClient(SyncClientBase):
                     priority=priority,
                     headers=caller_headers(headers),
                     start_timeout=start_timeout,
+                    validate=validate,
                 )
             ),
             self._portal,
@@ -303,6 +474,7 @@ class SyncClient(SyncClientBase):
         start_timeout: Optional[float] = None,
         client_timeout: Optional[float] = None,
         webhook_url: Optional[str] = None,
+        validate: bool = False,
     ) -> AnyJSON:
         """Submit a job, wait for it, and return its result.
 
@@ -335,6 +507,7 @@ class SyncClient(SyncClientBase):
                     start_timeout=start_timeout,
                     client_timeout=client_timeout,
                     webhook_url=webhook_url,
+                    validate=validate,
                 )
             )
 
@@ -353,6 +526,7 @@ class SyncClient(SyncClientBase):
                 start_timeout=start_timeout,
                 client_timeout=client_timeout,
                 webhook_url=webhook_url,
+                validate=validate,
             )
 
         return self._portal.call_with_callbacks(make)
@@ -630,6 +804,7 @@ class SyncClient(SyncClientBase):
         start_timeout: Optional[float] = None,
         client_timeout: Optional[float] = None,
         manifest: Union[str, PathLike[str], None] = None,
+        validate: bool = False,
     ) -> Iterator[Any]:
         """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -656,6 +831,9 @@ class SyncClient(SyncClientBase):
                 without a request. With a manifest, jobs in flight when the map is interrupted
                 (Ctrl-C, cancellation, leaving the loop early) keep running on fal for the next
                 run to collect. See ``docs/batch.md`` for the file format.
+            validate: check each input against the endpoint's input schema before it is
+                submitted (the schema is fetched once); an input the schema refuses ends with
+                ``InputValidationError`` and is never sent.
 
         Raises:
             FalClientError: the first job's failure, unless ``return_exceptions``.
@@ -678,6 +856,7 @@ class SyncClient(SyncClientBase):
             start_timeout=start_timeout,
             client_timeout=client_timeout,
             manifest=manifest,
+            validate=validate,
         )
         return self._portal.iterate(lambda: events)
 

@@ -62,6 +62,13 @@ def header_map(name: str, value: Any) -> dict[str, str]:
     return out
 
 
+def flag(name: str, value: Any) -> bool:
+    """A bool option, refused loudly when it is anything else (``validate="no"`` is true)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def optional_str(name: str, value: Any) -> Optional[str]:
     """A string without line breaks, or ``None``."""
     if value is None:

@@ -121,6 +121,7 @@ def client_options(emu: Emulator) -> dict[str, Any]:
         "queue_url": env["FAL_QUEUE_URL"],
         "rest_url": env["FAL_REST_URL"],
         "cdn_url": env["FAL_CDN_URL"],
+        "api_url": env["FAL_API_URL"],
     }
 
 

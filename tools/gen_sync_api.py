@@ -39,6 +39,7 @@ _package.__path__ = [str(ROOT / "fal_client")]
 sys.modules["fal_client"] = _package
 
 from fal_client._client import AsyncClient, AsyncRequestHandle  # noqa: E402
+from fal_client._platform_api import Platform  # noqa: E402
 
 SYNC_TARGET = ROOT / "fal_client" / "_sync.py"
 MODULE_TARGET = ROOT / "fal_client" / "_module_api.py"
@@ -64,6 +65,25 @@ CLIENT_OPERATIONS = [
 ]
 #: Public members of AsyncClient that are not operations (written by hand in _sync_base.py).
 CLIENT_NOT_OPERATIONS = {"aclose", "auto_upload", "endpoints", "engine", "upload_options"}
+#: Resources a client exposes as an attribute, each given a generated sync class:
+#: (attribute, async class, sync class name, its operations in order).
+RESOURCES: list[tuple[str, type, str, list[str]]] = [
+    (
+        "platform",
+        Platform,
+        "SyncPlatform",
+        [
+            "models",
+            "model",
+            "search_models",
+            "schema",
+            "prices",
+            "estimate",
+            "history",
+            "validate",
+        ],
+    ),
+]
 #: The handle's operations.
 HANDLE_OPERATIONS = ["status", "iter_events", "get", "cancel"]
 HANDLE_NOT_OPERATIONS = {"app", "from_request_id"}
@@ -98,16 +118,21 @@ run on the calling thread, so they may call this client again.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator, Mapping
-from functools import partial
+from datetime import datetime, timedelta
+from functools import cached_property, partial
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 from ._batch import Progress
 from ._client import AnyJSON, AsyncClient, OnEnqueue, OnQueueUpdate, Priority
 from ._lifecycle import UploadOptions
+from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
+from ._platform_api import HistoryStatus, Platform
+from ._portal import Portal
 from ._realtime import RealtimeConnection, WebSocketConnection
 from ._retry import RetryPolicy
+from ._schema_cache import EndpointSchema
 from ._status import Status
 from ._sync_base import (
     Relay,
@@ -119,7 +144,7 @@ from ._sync_base import (
 )
 from ._upload import Lifecycle
 
-__all__ = ["SyncClient", "SyncRequestHandle"]
+__all__ = ["SyncClient", "SyncPlatform", "SyncRequestHandle"]
 
 
 class SyncRequestHandle(SyncRequestHandleBase):
@@ -303,12 +328,41 @@ def sync_init() -> str:
     )
 
 
+def sync_resource(async_class: type, sync_name: str, operations: list[str]) -> str:
+    """A sync class over one resource of the async client, sharing the client's portal."""
+    doc = inspect.getdoc(async_class) or ""
+    chunks = [
+        f"\n\nclass {sync_name}:\n"
+        + docstring(f"{doc}\n\nThe sync face of ``{async_class.__name__}``.", "    ")
+        + f"\n\n    def __init__(self, resource: {async_class.__name__}, portal: Portal):\n"
+        "        self._resource = resource\n"
+        "        self._portal = portal\n"
+    ]
+    for name in operations:
+        chunks.append(sync_method(Operation.read(async_class, name), "self._resource"))
+    return "".join(chunks)
+
+
+def resource_property(attribute: str, sync_name: str) -> str:
+    """``SyncClient.<attribute>``: the sync face of the async client's resource, made once."""
+    doc = inspect.getdoc(getattr(AsyncClient, attribute)) or ""
+    return (
+        f"\n    @cached_property\n    def {attribute}(self) -> {sync_name}:\n"
+        f"{docstring(doc, '        ')}\n"
+        f"        return {sync_name}(self._async.{attribute}, self._portal)\n"
+    )
+
+
 def generate_sync() -> str:
     chunks = [SYNC_HEADER]
     for name in HANDLE_OPERATIONS:
         chunks.append(sync_method(Operation.read(AsyncRequestHandle, name), "self._handle"))
+    for _, async_class, sync_name, operations in RESOURCES:
+        chunks.append(sync_resource(async_class, sync_name, operations))
     chunks.append("\n\nclass SyncClient(SyncClientBase):\n" + SYNC_CLIENT_DOC)
     chunks.append(sync_init())
+    for attribute, _, sync_name, _ in RESOURCES:
+        chunks.append(resource_property(attribute, sync_name))
     for name in CLIENT_OPERATIONS:
         chunks.append(sync_method(Operation.read(AsyncClient, name), "self._async"))
     return "".join(chunks)
@@ -343,9 +397,11 @@ def generate_module() -> str:
 def check_coverage() -> list[str]:
     """Public async members that are neither generated nor listed as written by hand."""
     problems = []
+    resources = {attribute for attribute, _, _, _ in RESOURCES}
     for owner, ops, others in (
-        (AsyncClient, CLIENT_OPERATIONS, CLIENT_NOT_OPERATIONS),
+        (AsyncClient, CLIENT_OPERATIONS, CLIENT_NOT_OPERATIONS | resources),
         (AsyncRequestHandle, HANDLE_OPERATIONS, HANDLE_NOT_OPERATIONS),
+        *((cls, names, set()) for _, cls, _, names in RESOURCES),
     ):
         for name in dir(owner):
             if not name.startswith("_") and name not in ops and name not in others:

@@ -263,6 +263,7 @@ class Emulator:
             "FAL_QUEUE_URL": f"{url}/queue",
             "FAL_REST_URL": f"{url}/rest",
             "FAL_CDN_URL": f"{url}/cdn",
+            "FAL_API_URL": f"{url}/api/v1",
         }
 
     @property
