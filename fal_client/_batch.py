@@ -38,7 +38,7 @@ import inspect
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sized
 from dataclasses import dataclass
 from functools import partial
 from os import PathLike
@@ -48,8 +48,11 @@ import anyio
 
 from ._aclosing import aclosing
 from ._aimd import AdaptiveLimit
+from ._budget import Budget, open_budget
+from ._endpoints import join_path, parse_app_id
 from ._errors import FalClientTimeoutError, RateLimitError
 from ._manifest import Entry, ManifestError, ManifestWriter, check_input, input_key
+from ._platform_api import Platform
 from ._queue import cancel_remotely, fetch_result
 from ._rate_signal import listening_for_rate_limits
 from ._status import Completed, InProgress, Status
@@ -221,6 +224,15 @@ class MapSpec:
     on_progress: Optional[Callable[[Progress], Any]]
     subscribe_options: Mapping[str, Any]
     manifest: Union[str, PathLike[str], None] = None
+    #: With ``max_cost``: the platform resource that prices the calls.
+    platform: Optional[Platform] = None
+    max_cost: Optional[float] = None
+
+
+def _submits(entry: Optional[Entry]) -> bool:
+    """Whether an input's job is submitted (again), rather than re-attached to: not recorded
+    as submitted by an earlier run, or recorded as a job the map itself cancelled."""
+    return entry is None or not entry.request_id or entry.resubmit
 
 
 class _Admission:
@@ -282,6 +294,7 @@ class _Fanout:
         self.options = options
         self.writer = ManifestWriter(spec.manifest) if spec.manifest is not None else None
         self.entries: dict[int, Entry] = {}
+        self.budget: Optional[Budget] = None
         self.progress_dirty = False
         self.progress_changed = anyio.Event()
         # Set before the map cancels its own jobs on purpose (first failure): those are
@@ -298,11 +311,22 @@ class _Fanout:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
-        """Open the manifest (if any) and load what an earlier run recorded."""
+        """Open the manifest (if any) and load what an earlier run recorded; price the batch
+        when it has a budget (refused here, before the first submit, when it is over)."""
+        spec = self.spec
+        path = str(spec.subscribe_options.get("path") or "")
         if self.writer is not None:
-            path = str(self.spec.subscribe_options.get("path") or "")
-            state = await self.writer.open(app=self.spec.application, path=path)
+            state = await self.writer.open(app=spec.application, path=path)
             self.entries = state.entries
+        if spec.max_cost is not None:
+            assert spec.platform is not None
+            planned: Optional[int] = None
+            if isinstance(spec.inputs, Sized):
+                # Inputs an earlier run submitted cost nothing new.
+                submitted = sum(1 for e in self.entries.values() if not _submits(e))
+                planned = max(len(spec.inputs) - submitted, 0)
+            endpoint = join_path(parse_app_id(spec.application), path)
+            self.budget = await open_budget(spec.platform, endpoint, spec.max_cost, planned)
 
     async def aclose(self) -> None:
         """Close the manifest and the result stream (after the producer side is over)."""
@@ -381,6 +405,12 @@ class _Fanout:
                 )
             )
         else:
+            refusal = self.budget.admit() if self.budget and _submits(entry) else None
+            if refusal is not None:
+                # Not submitted, not journalled: a resume with a larger budget submits it.
+                self.mark(index, "failed")
+                self.send.send_nowait(BatchResult(index, arguments, error=refusal))
+                return
             epoch = await self.admission.acquire()
             jobs.start_soon(_Job(self, index, arguments, key, entry, epoch).run)
 
@@ -577,7 +607,7 @@ class _Job:
         and not cancelled remotely when the map is interrupted from outside."""
         fanout, entry = self.fanout, self.entry
         queue, application = fanout.spec.queue, fanout.spec.application
-        fresh = entry is None or not entry.request_id or entry.resubmit
+        fresh = _submits(entry)
         if fresh:
             handle = await queue.submit(application, self.arguments, **fanout.options)
         else:

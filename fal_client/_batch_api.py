@@ -11,8 +11,10 @@ from typing import Any, Callable, Optional, Union
 
 from . import _validate as check
 from ._batch import MapResults, MapSpec, Progress
+from ._budget import check_max_cost
 from ._endpoints import parse_app_id
 from ._headers import fal_headers
+from ._platform_api import Platform
 from ._queue import Queue
 from ._types import AnyJSON, Priority
 
@@ -21,8 +23,9 @@ class Batch:
     """Fan-out for one client: each method is the body of the ``AsyncClient`` method of the
     same name (see there for the documentation)."""
 
-    def __init__(self, queue: Queue):
+    def __init__(self, queue: Queue, platform: Platform):
         self._queue = queue
+        self._platform = platform
 
     def map(
         self,
@@ -41,10 +44,12 @@ class Batch:
         client_timeout: Optional[float] = None,
         manifest: Union[str, PathLike[str], None] = None,
         validate: bool = False,
+        max_cost: Optional[float] = None,
     ) -> MapResults:
         """The body of ``AsyncClient.map``."""
         parse_app_id(application)
         check.flag("validate", validate)
+        max_cost = check_max_cost(max_cost)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if not isinstance(inputs, (Iterable, AsyncIterable)) or isinstance(
@@ -75,5 +80,7 @@ class Batch:
                 on_progress=on_progress,
                 subscribe_options=options,
                 manifest=manifest,
+                platform=self._platform,
+                max_cost=max_cost,
             )
         )

@@ -208,9 +208,9 @@ class AsyncClient:
         self._runs = Runs(self._engine)
         self._queue = Queue(self._engine)
         self._files = Files(self._engine)
-        self._batch = Batch(self._queue)
-        self._realtime = Realtime(self._engine)
         self._platform = Platform(self._engine, SCHEMAS)
+        self._batch = Batch(self._queue, self._platform)
+        self._realtime = Realtime(self._engine)
         RefusedPrivateClient.guard(self)
 
     def __repr__(self) -> str:
@@ -636,6 +636,7 @@ class AsyncClient:
         client_timeout: Optional[float] = None,
         manifest: Union[str, PathLike[str], None] = None,
         validate: bool = False,
+        max_cost: Optional[float] = None,
     ) -> MapResults:
         """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -665,11 +666,18 @@ class AsyncClient:
             validate: check each input against the endpoint's input schema before it is
                 submitted (the schema is fetched once); an input the schema refuses ends with
                 ``InputValidationError`` and is never sent.
+            max_cost: a budget, in the price's currency (USD). The platform API's estimate of
+                a call prices the batch first: inputs that can be counted (a list) and would
+                cost more in total are refused with ``BudgetExceededError`` before anything is
+                sent; then no job is submitted once what was started plus that job would exceed
+                the budget (those inputs end with ``BudgetExceededError``, unsent). Jobs a
+                manifest re-attaches to cost nothing new.
 
         Raises:
             FalClientError: the first job's failure, unless ``return_exceptions``.
             ValueError: ``ManifestError`` when the manifest was written for another app or for
                 other inputs (raised when the mismatch is read, before that input is sent).
+            BudgetExceededError: the batch's estimate is over ``max_cost`` (when entered).
 
         Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
         """
@@ -688,6 +696,7 @@ class AsyncClient:
             client_timeout=client_timeout,
             manifest=manifest,
             validate=validate,
+            max_cost=max_cost,
         )
 
     def realtime(

@@ -789,6 +789,7 @@ def map(
     client_timeout: Optional[float] = None,
     manifest: Union[str, PathLike[str], None] = None,
     validate: bool = False,
+    max_cost: Optional[float] = None,
 ) -> Iterator[Any]:
     """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -818,11 +819,18 @@ def map(
         validate: check each input against the endpoint's input schema before it is
             submitted (the schema is fetched once); an input the schema refuses ends with
             ``InputValidationError`` and is never sent.
+        max_cost: a budget, in the price's currency (USD). The platform API's estimate of
+            a call prices the batch first: inputs that can be counted (a list) and would
+            cost more in total are refused with ``BudgetExceededError`` before anything is
+            sent; then no job is submitted once what was started plus that job would exceed
+            the budget (those inputs end with ``BudgetExceededError``, unsent). Jobs a
+            manifest re-attaches to cost nothing new.
 
     Raises:
         FalClientError: the first job's failure, unless ``return_exceptions``.
         ValueError: ``ManifestError`` when the manifest was written for another app or for
             other inputs (raised when the mismatch is read, before that input is sent).
+        BudgetExceededError: the batch's estimate is over ``max_cost`` (when entered).
 
     Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
     """
@@ -841,6 +849,7 @@ def map(
         client_timeout=client_timeout,
         manifest=manifest,
         validate=validate,
+        max_cost=max_cost,
     )
 
 
@@ -860,6 +869,7 @@ def map_async(
     client_timeout: Optional[float] = None,
     manifest: Union[str, PathLike[str], None] = None,
     validate: bool = False,
+    max_cost: Optional[float] = None,
 ) -> MapResults:
     """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -889,11 +899,18 @@ def map_async(
         validate: check each input against the endpoint's input schema before it is
             submitted (the schema is fetched once); an input the schema refuses ends with
             ``InputValidationError`` and is never sent.
+        max_cost: a budget, in the price's currency (USD). The platform API's estimate of
+            a call prices the batch first: inputs that can be counted (a list) and would
+            cost more in total are refused with ``BudgetExceededError`` before anything is
+            sent; then no job is submitted once what was started plus that job would exceed
+            the budget (those inputs end with ``BudgetExceededError``, unsent). Jobs a
+            manifest re-attaches to cost nothing new.
 
     Raises:
         FalClientError: the first job's failure, unless ``return_exceptions``.
         ValueError: ``ManifestError`` when the manifest was written for another app or for
             other inputs (raised when the mismatch is read, before that input is sent).
+        BudgetExceededError: the batch's estimate is over ``max_cost`` (when entered).
 
     Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
     """
@@ -912,6 +929,7 @@ def map_async(
         client_timeout=client_timeout,
         manifest=manifest,
         validate=validate,
+        max_cost=max_cost,
     )
 
 

@@ -175,3 +175,17 @@ def sync_client(fake: FakePlatform, **options: Any) -> fal_client.SyncClient:
     return fal_client.SyncClient(
         key="secret-key", http_client=http, retry=fal_client.RetryPolicy(max_attempts=1), **options
     )
+
+
+def instant_queue(request: httpx.Request) -> httpx.Response:
+    """A queue whose jobs finish at once: submit, a completed status (no stream), a result."""
+    path = request.url.path
+    if request.method == "POST":
+        body = json.loads(request.content or b"{}")
+        return httpx.Response(200, json={"request_id": f"req-{body.get('n', 0)}"})
+    if path.endswith("/status/stream"):
+        return httpx.Response(405)
+    request_id = path.split("/requests/")[1].split("/")[0]
+    if path.endswith("/status"):
+        return httpx.Response(200, json={"status": "COMPLETED", "request_id": request_id})
+    return httpx.Response(200, json={"echo": request_id}, headers={"x-fal-request-id": request_id})
