@@ -20,8 +20,9 @@ from ._types import AnyJSON, Priority
 
 
 class Batch:
-    """Fan-out for one client: each method is the body of the ``AsyncClient`` method of the
-    same name (see there for the documentation)."""
+    """Fan-out for one client. Each method here is the one definition of its operation,
+    signature and docstring: ``AsyncClient``'s method of the same name is generated from it
+    (``tools/gen_sync_api.py``), and ``SyncClient``'s from that."""
 
     def __init__(self, queue: Queue, platform: Platform):
         self._queue = queue
@@ -46,7 +47,49 @@ class Batch:
         validate: bool = False,
         max_cost: Optional[float] = None,
     ) -> MapResults:
-        """The body of ``AsyncClient.map``."""
+        """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
+
+        Inputs are read lazily from any iterable or async iterable. With ``ordered=True``
+        (default) results come in input order; with ``ordered=False`` they come as they
+        complete, as ``BatchResult`` objects tagged with their input ``index``.
+
+        By default the first failure cancels the other jobs (remotely too) and is raised as it
+        is, once they are cancelled (``except FalClientTimeoutError`` works around a map as
+        around one call); ``return_exceptions=True`` delivers errors in place of results and
+        keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
+        ``client_timeout`` applies per job.
+
+        Rate limits: a submit refused with 429 (after the client's own retries) is put back,
+        and the in-flight limit backs off (halves, honours ``Retry-After``, then grows by one
+        per success up to ``concurrency``). Only jobs in flight are waited on, one status
+        stream each, so any number of inputs uses at most ``concurrency`` connections.
+
+        Args:
+            manifest: a path for a resumable run. Each input's request id is journalled (JSONL,
+                fsync'd) as soon as it is submitted, and its result when done. Running again
+                with the same manifest and the same inputs never submits an input twice: jobs
+                already submitted are re-attached to, finished ones are delivered from the file
+                without a request. With a manifest, jobs in flight when the map is interrupted
+                (Ctrl-C, cancellation, leaving the loop early) keep running on fal for the next
+                run to collect. See ``docs/batch.md`` for the file format.
+            validate: check each input against the endpoint's input schema before it is
+                submitted (the schema is fetched once); an input the schema refuses ends with
+                ``InputValidationError`` and is never sent.
+            max_cost: a budget, in the price's currency (USD). The platform API's estimate of
+                a call prices the batch first: inputs that can be counted (a list) and would
+                cost more in total are refused with ``BudgetExceededError`` before anything is
+                sent; then no job is submitted once what was started plus that job would exceed
+                the budget (those inputs end with ``BudgetExceededError``, unsent). Jobs a
+                manifest re-attaches to cost nothing new.
+
+        Raises:
+            FalClientError: the first job's failure, unless ``return_exceptions``.
+            ValueError: ``ManifestError`` when the manifest was written for another app or for
+                other inputs (raised when the mismatch is read, before that input is sent).
+            BudgetExceededError: the batch's estimate is over ``max_cost`` (when entered).
+
+        Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
+        """
         parse_app_id(application)
         check.flag("validate", validate)
         max_cost = check_max_cost(max_cost)

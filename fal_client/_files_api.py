@@ -91,8 +91,9 @@ def _prepare_file(
 
 
 class Files:
-    """Uploads and downloads for one client: each method is the body of the ``AsyncClient``
-    method of the same name (see there for the documentation)."""
+    """Uploads and downloads for one client. Each method here is the one definition of its
+    operation, signature and docstring: ``AsyncClient``'s method of the same name is generated
+    from it (``tools/gen_sync_api.py``), and ``SyncClient``'s from that."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -111,7 +112,33 @@ class Files:
         chunk_size: Optional[int] = None,
         max_concurrency: Optional[int] = None,
     ) -> str:
-        """The body of ``AsyncClient.upload``."""
+        """Upload bytes (or a str, as UTF-8) to fal's storage and return their URL.
+
+        Bodies larger than the multipart threshold (100 MiB unless ``upload_options`` say
+        otherwise) go in parts, ``max_concurrency`` at a time, each retried on its own.
+
+        Args:
+            data: the content.
+            content_type: its MIME type, e.g. ``"image/png"``.
+            file_name: a name for the stored object.
+            repository: ``"fal_v3"`` (fal's CDN, the default; ``"cdn"`` is a deprecated alias)
+                or ``"fal"`` (the REST-initiated signed upload).
+            fallback_repository: tried in order if ``repository`` fails (default ``["fal"]``).
+            lifecycle: a ``StorageSettings`` (expiry, initial ACL), or fal's raw JSON such as
+                ``{"expiration_duration_seconds": 3600}``.
+            progress: called as ``progress(bytes_sent, total)`` (sync or async), first with 0,
+                never decreasing, last with ``total``.
+            multipart_threshold: overrides ``upload_options.multipart_threshold``.
+            chunk_size: overrides ``upload_options.chunk_size``.
+            max_concurrency: overrides ``upload_options.max_concurrency``.
+
+        Returns:
+            The URL of the stored file.
+
+        Raises:
+            TypeError, ValueError: bad arguments, before anything is sent.
+            FalClientError: every repository failed (the last error, chained to the earlier).
+        """
         _check_progress(progress)
         request = _prepare_bytes(
             data,
@@ -138,7 +165,20 @@ class Files:
         chunk_size: Optional[int] = None,
         max_concurrency: Optional[int] = None,
     ) -> str:
-        """The body of ``AsyncClient.upload_file``."""
+        """Upload a file, streamed from disk (never read whole into memory). Returns the URL.
+
+        Args:
+            path: the file.
+            content_type: its MIME type; guessed from the name by default
+                (``application/octet-stream`` when unknown).
+            file_name: the stored name; the file's own name by default.
+
+        The other arguments are as for ``upload``.
+
+        Raises:
+            FileNotFoundError, IsADirectoryError, PermissionError: before anything is sent.
+            FalClientError: every repository failed.
+        """
         _check_progress(progress)
         options = _options(
             self._engine.upload_options, multipart_threshold, chunk_size, max_concurrency
@@ -167,7 +207,15 @@ class Files:
         lifecycle: Optional[Lifecycle] = None,
         progress: Optional[Callable[[int, int], Any]] = None,
     ) -> str:
-        """The body of ``AsyncClient.upload_image``."""
+        """Upload a PIL image saved in ``format`` (``"jpeg"``, ``"png"``, ``"webp"``...).
+
+        Needs Pillow (``pip install 'fal-client-anyio[image]'``). Returns the URL.
+
+        Raises:
+            ImportError: Pillow is not installed.
+            TypeError: ``image`` is not a PIL image.
+            ValueError: an unknown format.
+        """
         data, mime = image_bytes(image, format)
         return await self.upload(
             data,
@@ -186,7 +234,11 @@ class Files:
         *,
         overwrite: bool = False,
     ) -> Path:
-        """The body of ``AsyncClient.download``."""
+        """Download ``url`` to ``destination`` (a file, or a directory to put it in).
+
+        The file is streamed to a temporary name and renamed into place when complete, so a
+        failed or cancelled download never leaves a partial file. Returns the path.
+        """
         return await download(self._engine.transport, url, destination, overwrite=overwrite)
 
     async def download_files(
@@ -197,7 +249,18 @@ class Files:
         overwrite: bool = False,
         max_concurrency: int = 4,
     ) -> dict[str, Path]:
-        """The body of ``AsyncClient.download_files``."""
+        """Download every file of a result (each ``{"url": ...}`` at any depth) into a directory.
+
+        Names come from the URLs, made unique (``image.png``, ``image-1.png``). Downloads run
+        ``max_concurrency`` at a time; each is published by an atomic rename.
+
+        Returns:
+            ``{url: local path}`` in the order the files appear in ``result``.
+
+        Raises:
+            FileExistsError: a target exists and ``overwrite`` is false (before downloading).
+            FalClientError: a download failed; the others are stopped.
+        """
         return await download_all(
             self._engine.transport,
             result,

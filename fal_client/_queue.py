@@ -385,8 +385,9 @@ class _StatusStreamNotHere(Exception):
 
 
 class Queue:
-    """fal's queue for one client: each method is the body of the ``AsyncClient`` method of
-    the same name (see there for the documentation)."""
+    """fal's queue for one client. Each public method here is the one definition of its
+    operation, signature and docstring: ``AsyncClient``'s method of the same name is generated
+    from it (``tools/gen_sync_api.py``), and ``SyncClient``'s from that."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -405,7 +406,26 @@ class Queue:
         validate: bool = False,
         give_up_at: Optional[float] = None,
     ) -> AsyncRequestHandle:
-        """The body of ``AsyncClient.submit``."""
+        """Put a job in fal's queue and return its handle at once.
+
+        Args:
+            application: the app id.
+            arguments: the JSON input.
+            path: a sub-path of the app.
+            hint: a runner hint.
+            webhook_url: fal POSTs the result there when the job finishes.
+            priority: ``"normal"`` or ``"low"``.
+            headers: extra request headers.
+            start_timeout: server-side limit on queue wait before the job starts (> 1 s).
+            validate: check ``arguments`` against the endpoint's input schema (from fal's
+                platform API, cached) first, and raise ``InputValidationError`` listing every
+                problem instead of sending them; when no schema can be had, warn once
+                (``SchemaUnavailableWarning``) and send them unchecked.
+
+        If the caller is cancelled while the submit is in flight, the submit is completed and
+        the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
+        re-sent (``SubmitNotConfirmedError``).
+        """
         check.flag("validate", validate)
         app = parse_app_id(application)
         checked = check_arguments(self._engine, arguments)
@@ -470,7 +490,20 @@ class Queue:
         webhook_url: Optional[str] = None,
         validate: bool = False,
     ) -> AnyJSON:
-        """The body of ``AsyncClient.subscribe``."""
+        """Submit a job, wait for it, and return its result.
+
+        Args:
+            on_enqueue: called with the request id once the job is queued (sync or async).
+            on_queue_update: called with each ``Status`` while waiting (sync or async).
+            with_logs: include log lines in the statuses passed to ``on_queue_update``.
+            interval: the first polling gap when no status stream is available.
+            client_timeout: total deadline in seconds; on expiry the job is cancelled and
+                ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
+
+        The other arguments are as for ``submit``.
+
+        Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
+        """
         check.positive_number("interval", interval, optional=False)
         client_timeout = check.positive_number("client_timeout", client_timeout)
         start_timeout = check.start_timeout(start_timeout)
@@ -534,7 +567,7 @@ class Queue:
         return AsyncRequestHandle(self._engine, application, request_id)
 
     async def status(self, application: str, request_id: str, *, with_logs: bool = False) -> Status:
-        """The body of ``AsyncClient.status``."""
+        """The current status of a queued request."""
         return await AsyncRequestHandle(self._engine, application, request_id).status(
             with_logs=with_logs
         )
@@ -542,10 +575,14 @@ class Queue:
     async def result(
         self, application: str, request_id: str, *, cancel_on_give_up: bool = False
     ) -> AnyJSON:
-        """The body of ``AsyncClient.result``."""
+        """Wait for a queued request to finish and return its result.
+
+        It re-attaches to a request that may be someone else's: giving up on the wait (Ctrl-C,
+        a cancel scope, a timeout) leaves the job running, unless ``cancel_on_give_up``.
+        """
         handle = AsyncRequestHandle(self._engine, application, request_id)
         return await handle.get(cancel_on_give_up=cancel_on_give_up)
 
     async def cancel(self, application: str, request_id: str) -> None:
-        """The body of ``AsyncClient.cancel``."""
+        """Cancel a queued request."""
         await AsyncRequestHandle(self._engine, application, request_id).cancel()

@@ -31,8 +31,9 @@ DEFAULT_RUN_TIMEOUT = 3600.0
 
 
 class Runs:
-    """Direct runs for one client: each method is the body of the ``AsyncClient`` method of
-    the same name (see there for the documentation)."""
+    """Direct runs for one client. Each method here is the one definition of its operation,
+    signature and docstring: ``AsyncClient``'s method of the same name is generated from it
+    (``tools/gen_sync_api.py``), and ``SyncClient``'s from that."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -50,7 +51,28 @@ class Runs:
         headers: Optional[Mapping[str, str]] = None,
         validate: bool = False,
     ) -> AnyJSON:
-        """The body of ``AsyncClient.run``."""
+        """Run an app directly (``fal.run``) and return its JSON result.
+
+        Args:
+            application: the app id, e.g. ``"fal-ai/fast-sdxl"``.
+            arguments: the JSON input.
+            method: HTTP method (``POST``; ``GET`` sends the arguments as query parameters).
+            path: a sub-path of the app.
+            timeout: deadline for the whole call in seconds (default ``DEFAULT_RUN_TIMEOUT``,
+                an hour).
+            start_timeout: server-side limit on the time before the app starts (> 1 s).
+            hint: a runner hint (``X-Fal-Runner-Hint``).
+            headers: extra request headers.
+            validate: check ``arguments`` against the endpoint's input schema (from fal's
+                platform API, cached) first, and raise ``InputValidationError`` listing every
+                problem instead of sending them; when no schema can be had, warn once
+                (``SchemaUnavailableWarning``) and send them unchecked.
+
+        Raises:
+            FalClientTimeoutError: ``timeout`` passed.
+            FalClientHTTPError: fal or the app answered with an error.
+            InputValidationError: ``validate=True`` and the schema refuses the arguments.
+        """
         check.flag("validate", validate)
         app = parse_app_id(application)
         method = method.upper()
@@ -100,7 +122,18 @@ class Runs:
         headers: Optional[Mapping[str, str]] = None,
         validate: bool = False,
     ) -> AsyncIterator[AnyJSON]:
-        """The body of ``AsyncClient.stream``."""
+        """Stream an app's server-sent events; each item is one decoded JSON event.
+
+        The last event is usually the final result. ``timeout`` bounds the whole stream
+        (default ``DEFAULT_RUN_TIMEOUT``, an hour). Leaving the loop early closes the
+        connection. ``path`` is appended to the app id (``stream("owner/app")`` POSTs to
+        ``owner/app/stream``), unless the id's own sub-path already ends with it.
+        ``validate=True`` checks the arguments against the app's input schema first, as for
+        ``run``.
+
+        Raises:
+            FalClientHTTPError: the app refused the request (checked before any event).
+        """
         check.flag("validate", validate)
         app = parse_app_id(application)
         deadline = check.positive_number("timeout", timeout) or DEFAULT_RUN_TIMEOUT
