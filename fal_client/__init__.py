@@ -85,6 +85,7 @@ from ._module_api import (
 )
 from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
 from ._platform_api import Platform
+from ._portal import SyncIterator
 from ._realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeError
 from ._retry import RetryPolicy
 from ._schema_cache import EndpointSchema, SchemaUnavailableWarning
@@ -139,6 +140,7 @@ __all__ = [
     "StorageSettings",
     "SubmitNotConfirmedError",
     "SyncClient",
+    "SyncIterator",
     "SyncPlatform",
     "SyncRequestHandle",
     "UnexpectedResponseError",

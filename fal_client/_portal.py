@@ -246,12 +246,16 @@ class Portal:
             call.abandon()
             receive.close()
 
-    def iterate(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+    def iterate(self, make: Callable[[], AsyncIterator[T]]) -> SyncIterator[T]:
         """Iterate ``make()`` (an async iterator) from sync code.
 
-        Leaving the loop early (``break``, an exception, garbage collection of the generator)
-        cancels the producer, which closes the async iterator, and waits for that cleanup.
+        Leaving the loop early (``break``, an exception, garbage collection of the generator,
+        ``close()``, the end of a ``with`` block) cancels the producer, which closes the async
+        iterator, and waits for that cleanup.
         """
+        return SyncIterator(self._pumped(make))
+
+    def _pumped(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
         send, receive = anyio.create_memory_object_stream[Any](_BATCH_LIMIT)
 
         async def pump() -> None:
@@ -299,6 +303,37 @@ class Portal:
             return items
 
         return self._prepare(take).wait()
+
+
+class SyncIterator(Iterator[T]):
+    """What a sync operation that yields many items returns (``stream``, ``map``,
+    ``iter_events``, ``platform.history``...): an iterator, and a context manager that closes it.
+
+    ``with client.map(app, inputs) as results: for r in results: ...`` stops the work still in
+    flight (remotely too, for jobs) when the block is left, however it is left; a plain
+    ``for`` loop does the same when it ends or breaks. ``close()`` does it explicitly.
+    """
+
+    def __init__(self, items: Iterator[T]):
+        self._items = items
+
+    def __iter__(self) -> SyncIterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        return next(self._items)
+
+    def close(self) -> None:
+        """Stop the producer and wait until it has cleaned up; iterating ends."""
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> SyncIterator[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class _Call(concurrent.futures.Future[T]):

@@ -10,7 +10,7 @@ run on the calling thread, so they may call this client again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Awaitable, Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import cached_property, partial
 from os import PathLike
@@ -22,7 +22,7 @@ from ._client import AnyJSON, AsyncClient, OnEnqueue, OnQueueUpdate, Priority
 from ._lifecycle import UploadOptions
 from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
 from ._platform_api import HistoryStatus, Platform
-from ._portal import Portal
+from ._portal import Portal, SyncIterator
 from ._realtime import RealtimeConnection, WebSocketConnection
 from ._retry import RetryPolicy
 from ._schema_cache import EndpointSchema
@@ -62,7 +62,9 @@ class SyncRequestHandle(SyncRequestHandleBase):
         """
         return self._portal.call(partial(self._handle.status, with_logs=with_logs))
 
-    def iter_events(self, *, with_logs: bool = False, interval: float = 0.1) -> Iterator[Status]:
+    def iter_events(
+        self, *, with_logs: bool = False, interval: float = 0.1
+    ) -> SyncIterator[Status]:
         """Yield the job's statuses as they change, ending with ``Completed``.
 
         Uses fal's status stream (server-sent events) so completion is seen at once; falls back
@@ -175,7 +177,7 @@ class SyncPlatform:
         status: Optional[Literal["active", "deprecated"]] = None,
         openapi: bool = False,
         page_size: Optional[int] = None,
-    ) -> Iterator[ModelInfo]:
+    ) -> SyncIterator[ModelInfo]:
         """Every endpoint matching a free-text ``query``, a ``category`` (``"text-to-image"``)
         and a ``status``; all endpoints without filters. Follows the pages as you iterate.
         """
@@ -230,7 +232,7 @@ class SyncPlatform:
         payloads: bool = False,
         sort_by: Optional[Literal["ended_at", "duration"]] = None,
         page_size: Optional[int] = None,
-    ) -> Iterator[HistoryItem]:
+    ) -> SyncIterator[HistoryItem]:
         """Your requests to ``endpoint_id``, newest first, following the pages as you iterate.
 
         Args:
@@ -384,7 +386,7 @@ class SyncClient(SyncClientBase):
         timeout: Optional[float] = None,
         headers: Optional[Mapping[str, str]] = None,
         validate: bool = False,
-    ) -> Iterator[AnyJSON]:
+    ) -> SyncIterator[AnyJSON]:
         """Stream an app's server-sent events; each item is one decoded JSON event.
 
         The last event is usually the final result. ``timeout`` bounds the whole stream
@@ -806,7 +808,7 @@ class SyncClient(SyncClientBase):
         manifest: Union[str, PathLike[str], None] = None,
         validate: bool = False,
         max_cost: Optional[float] = None,
-    ) -> Iterator[Any]:
+    ) -> SyncIterator[Any]:
         """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
         Inputs are read lazily from any iterable or async iterable. With ``ordered=True``

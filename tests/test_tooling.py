@@ -108,6 +108,7 @@ def test_public_names_are_pinned() -> None:
             "Status",
             "SubmitNotConfirmedError",
             "SyncClient",
+            "SyncIterator",
             "SyncRequestHandle",
             "UnexpectedResponseError",
             "ValidationError",

@@ -126,6 +126,40 @@ def test_sync_map_is_a_generator_and_break_cancels_in_flight_jobs(
     gate.open()
 
 
+def test_sync_map_with_block_stops_the_jobs_when_left_by_an_error(
+    sync_client: fal_client.SyncClient, emu: Emulator, new_gate: Callable[[], tuple[str, Gate]]
+) -> None:
+    name, gate = new_gate()
+    inputs = [{"i": 0}] + [{"i": i, "gate": name} for i in range(1, 5)]
+    kept: list[Any] = []
+    with pytest.raises(LookupError, match="stop here"):
+        with sync_client.map("test/maybe-fail", inputs, concurrency=5) as results:
+            assert isinstance(results, fal_client.SyncIterator)
+            for result in results:
+                kept.append(result)
+                raise LookupError("stop here")
+    # Leaving the block returned only after the in-flight jobs were cancelled remotely,
+    # while this function still holds the iterator (no garbage collection involved).
+    assert kept == [{"i": 0}]
+    assert len([j for j in emu.jobs() if j.cancelled]) == 4
+    assert list(results) == []
+    gate.open()
+
+
+def test_sync_iterators_close_explicitly(
+    sync_client: fal_client.SyncClient, emu: Emulator, new_gate: Callable[[], tuple[str, Gate]]
+) -> None:
+    name, gate = new_gate()
+    inputs = [{"i": 0}] + [{"i": i, "gate": name} for i in range(1, 3)]
+    results = sync_client.map("test/maybe-fail", inputs, concurrency=3)
+    assert next(results) == {"i": 0}
+    results.close()
+    assert len([j for j in emu.jobs() if j.cancelled]) == 2
+    with pytest.raises(StopIteration):
+        next(results)
+    gate.open()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc", "message"),
     [
