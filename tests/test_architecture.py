@@ -19,6 +19,7 @@ PROTOCOL = {
     "fal_client._errors",
     "fal_client._headers",
     "fal_client._lifecycle",
+    "fal_client._openapi_schemas",
     "fal_client._realtime_protocol",
     "fal_client._retry",
     "fal_client._sse",
