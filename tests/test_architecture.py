@@ -24,6 +24,7 @@ PROTOCOL = {
     "fal_client._retry",
     "fal_client._sse",
     "fal_client._status",
+    "fal_client._typegen",
     "fal_client._types",
     "fal_client._validate",
     "fal_client._version",
