@@ -39,7 +39,7 @@ from ._errors import (
     InputValidationError,
     UnknownEndpointError,
 )
-from ._openapi_schemas import endpoint_schemas, validation_schema
+from ._openapi_schemas import find_endpoint_schemas, validation_schema
 from ._platform import parse_model, parse_page
 
 __all__ = [
@@ -73,7 +73,8 @@ class EndpointSchema:
         endpoint_id: the endpoint.
         input: the input schema as the document has it (``$ref``s into ``components``).
         output: the output schema, when the document has one.
-        components: the document's ``components.schemas`` the ``$ref``s point into.
+        components: the document's ``components.schemas`` that the input and output reach
+            (``$ref``s point into them as ``#/components/schemas/<name>``).
         openapi: the whole OpenAPI document.
     """
 
@@ -107,7 +108,7 @@ def _checker(schema: EndpointSchema) -> Any:
             return entry[1]
     from ._input_check import InputChecker
 
-    checker = InputChecker(validation_schema(schema.input, schema.openapi))
+    checker = InputChecker(validation_schema(schema.input, schema.components))
     with _checkers_lock:
         _checkers[id(schema)] = (schema, checker)
     return checker
@@ -115,7 +116,7 @@ def _checker(schema: EndpointSchema) -> Any:
 
 def read_schema(openapi: Mapping[str, Any], endpoint_id: str) -> EndpointSchema:
     """The ``EndpointSchema`` of ``endpoint_id`` in its OpenAPI document."""
-    found = endpoint_schemas(openapi, endpoint_id)
+    found = find_endpoint_schemas(openapi, endpoint_id)
     return EndpointSchema(
         endpoint_id=endpoint_id,
         input=found.input,
