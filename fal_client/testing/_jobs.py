@@ -117,8 +117,12 @@ class Job:
 
     @property
     def endpoint(self) -> str:
-        """The full endpoint id the client addressed (root plus sub-path)."""
-        return f"{self.root}/{self.path}" if self.path else self.root
+        """The full endpoint id the client addressed: the app's registered name plus the
+        sub-path beyond it (``fal-ai/flux/dev`` whether ``fal-ai/flux`` or ``fal-ai/flux/dev``
+        is the registered app)."""
+        # Not ``root``: an app registered under a sub-path (``fal-ai/fast-sdxl/image-to-image``)
+        # is addressed beyond the root with no sub-path left over.
+        return f"{self.spec.name}/{self.path}" if self.path else self.spec.name
 
     def changed(self) -> anyio.Event:
         """An event set at this job's next change (status, logs, queue position)."""
