@@ -142,7 +142,9 @@ SYNC_STANDIN = textwrap.dedent(
 
     def test_only_the_emulator_is_configured():
         fal = {name for name in os.environ if name.startswith("FAL_")}
-        assert fal == {"FAL_KEY", "FAL_RUN_URL", "FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"}
+        assert fal == {
+            "FAL_KEY", "FAL_RUN_URL", "FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL"
+        }
         assert all(os.environ[name].startswith("http://127.0.0.1:") for name in fal - {"FAL_KEY"})
         assert not {"HTTPS_PROXY", "https_proxy", "ALL_PROXY"} & set(os.environ)
 
