@@ -503,7 +503,8 @@ class Emulator:
             kind: the fault kind.
             app: only requests to this app id.
             operation: only this operation: run, stream, submit, status, status_stream, result,
-                cancel, upload, part, token (also file, realtime).
+                cancel, upload, part, token (also file, realtime), and the platform API's
+                models, pricing, estimate and history.
             count: only the first ``count`` matching requests.
             probability: hit each matching request with this probability...
             seed: ...drawn from a RNG seeded with this, for reproducible runs.
