@@ -419,22 +419,24 @@ def derive_schema(
     definitions = Definitions()
     try:
         names, hints = _hinted(fn)
-    except (NameError, TypeError, ValueError, AttributeError):
-        # Unresolvable annotations (or no signature): an app without a known schema.
-        return AppSchema()
-    if "input" in want:
-        for name in names:
-            hint, _ = _strip(hints.get(name))
+        if "input" in want:
+            for name in names:
+                hint, _ = _strip(hints.get(name))
+                if _is_model(hint):
+                    parts["input"] = _top_level(hint, definitions)
+                    break
+        if "output" in want and "return" in hints:
+            hint, _ = _strip(hints["return"])
+            if typing_extensions.get_origin(hint) in _ITERATORS:
+                args = typing_extensions.get_args(hint)
+                hint = _strip(args[0])[0] if args else Any
             if _is_model(hint):
-                parts["input"] = _top_level(hint, definitions)
-                break
-    if "output" in want and "return" in hints:
-        hint, _ = _strip(hints["return"])
-        if typing_extensions.get_origin(hint) in _ITERATORS:
-            args = typing_extensions.get_args(hint)
-            hint = _strip(args[0])[0] if args else Any
-        if _is_model(hint):
-            parts["output"] = _top_level(hint, definitions)
+                parts["output"] = _top_level(hint, definitions)
+    except (NameError, TypeError, ValueError, AttributeError):
+        # Annotations that cannot be resolved (a name defined inside a function, under
+        # ``from __future__ import annotations``; a nested TypedDict's too), no signature, or a
+        # model pydantic cannot describe: registering the app must not fail for its schema.
+        return AppSchema()
     return AppSchema(parts["input"], parts["output"], definitions.schemas)
 
 

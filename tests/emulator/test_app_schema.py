@@ -82,6 +82,10 @@ except TypeError:  # pragma: no cover - an older typing_extensions
     Closed = None  # type: ignore[assignment, misc]
 
 
+class Broken(TypedDict):
+    a: Missing  # type: ignore[name-defined]  # noqa: F821 - never defined: cannot be resolved
+
+
 async def draw(arguments: DrawInput, ctx: AppContext) -> DrawOutput:
     raise NotImplementedError
 
@@ -193,7 +197,10 @@ def test_without_usable_annotations_the_schema_is_permissive() -> None:
     def local(arguments: Local, ctx: AppContext) -> Local:
         return arguments
 
-    for fn in (bare, dicts, local):
+    def broken(arguments: Broken, ctx: AppContext) -> Size:
+        raise NotImplementedError
+
+    for fn in (bare, dicts, local, broken):
         assert app_schema(fn) == AppSchema({"type": "object"}, {"type": "object"}, {})
 
 
