@@ -153,7 +153,11 @@ def test_protocol_modules_do_no_io_and_import_only_protocol() -> None:
 def test_emulator_routes_never_hold_the_public_emulator() -> None:
     # They get its state and a small control object (testing/_control.py) instead.
     graph, _ = import_graph()
-    for module in ("fal_client.testing._asgi", "fal_client.testing._inspect_routes"):
+    for module in (
+        "fal_client.testing._asgi",
+        "fal_client.testing._inspect_routes",
+        "fal_client.testing._platform_routes",
+    ):
         assert "fal_client.testing._emulator" not in graph[module], module
 
 

@@ -159,6 +159,34 @@ def test_public_names_are_pinned() -> None:
             assert obj.__doc__, f"fal_client.{name} has no docstring"
 
 
+def test_public_names_of_the_emulator_are_pinned() -> None:
+    import fal_client.testing
+
+    # As above, for fal_client.testing: update this list with the change.
+    assert sorted(fal_client.testing.__all__) == sorted(
+        [
+            "DEFAULT_KEY",
+            "AppContext",
+            "AppError",
+            "AppInfo",
+            "Emulator",
+            "FaultHandle",
+            "FileInfo",
+            "Gate",
+            "JobInfo",
+            "Price",
+            "RequestRecord",
+            "StreamInfo",
+            "WebhookDelivery",
+            "serve_forever",
+        ]
+    )
+    for name in fal_client.testing.__all__:
+        obj = getattr(fal_client.testing, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__doc__, f"fal_client.testing.{name} has no docstring"
+
+
 def test_importing_the_package_stays_light() -> None:
     code = (
         "import sys, fal_client; "

@@ -1,7 +1,8 @@
 """The fal emulator: a local, fal-compatible server for testing fal clients and fal-based code.
 
-It serves fal.run (``/run``), queue.fal.run (``/queue``), rest.fal.ai (``/rest``) and the CDN
-(``/cdn``) on one loopback port, with apps written as plain Python functions::
+It serves fal.run (``/run``), queue.fal.run (``/queue``), rest.fal.ai (``/rest``), the CDN
+(``/cdn``) and the platform API api.fal.ai/v1 (``/api/v1``) on one loopback port, with apps
+written as plain Python functions::
 
     from fal_client.testing import Emulator, AppContext
 
@@ -13,7 +14,7 @@ It serves fal.run (``/run``), queue.fal.run (``/queue``), rest.fal.ai (``/rest``
         return {"ok": True}
 
     with emu:
-        print(emu.env)   # FAL_KEY, FAL_RUN_URL, FAL_QUEUE_URL, FAL_REST_URL, FAL_CDN_URL
+        print(emu.env)   # FAL_KEY, FAL_RUN_URL, FAL_QUEUE_URL, ..., FAL_API_URL
 
 Importing this package is cheap: the server stack (Starlette, uvicorn, ...) is imported on first
 use of a name that needs it, so the pytest plugin can import it without the ``testing`` extra.
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ._errors import AppError
     from ._faults import FaultHandle
     from ._gate import Gate
+    from ._pricing import Price
     from ._records import (
         AppInfo,
         FileInfo,
@@ -50,6 +52,7 @@ __all__ = [
     "FileInfo",
     "Gate",
     "JobInfo",
+    "Price",
     "RequestRecord",
     "StreamInfo",
     "WebhookDelivery",
@@ -66,6 +69,7 @@ _HOMES = {
     "FileInfo": "._records",
     "Gate": "._gate",
     "JobInfo": "._records",
+    "Price": "._pricing",
     "RequestRecord": "._records",
     "StreamInfo": "._records",
     "WebhookDelivery": "._records",

@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from . import _docstrings as docstrings
+from ._app_schema import AppSchema, app_schema
 from ._inputs import decode_data_url
+from ._pricing import FREE, Price, PriceLike, coerce_price
 from ._records import AppInfo
 
 #: App kinds, as listed by ``GET /__emulator/apps``.
@@ -38,7 +40,8 @@ class AppDoc:
 
 @dataclass(frozen=True)
 class AppSpec:
-    """A registered app: its function, how it is called and how many jobs it runs at once."""
+    """A registered app: its function, how it is called and how many jobs it runs at once,
+    and what the platform API says about it (schemas, price, model metadata)."""
 
     name: str
     fn: AppFunction
@@ -47,6 +50,9 @@ class AppSpec:
     is_async: bool
     is_generator: bool
     doc: AppDoc = field(default_factory=AppDoc)
+    schema: AppSchema = field(default_factory=AppSchema)
+    price: Price = FREE
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 # "``fal-ai/echo``: returns ..." starts the built-in apps' docstrings: the name is shown anyway.
@@ -95,8 +101,22 @@ def _function_doc(fn: AppFunction) -> Optional[str]:
     return inspect.getdoc(fn)
 
 
-def make_app_spec(name: str, fn: AppFunction, *, workers: int, realtime: bool) -> AppSpec:
-    """Classify ``fn`` (async or sync, generator or not) into an :class:`AppSpec`."""
+def make_app_spec(
+    name: str,
+    fn: AppFunction,
+    *,
+    workers: int,
+    realtime: bool,
+    schema: Optional[Mapping[str, Any]] = None,
+    price: PriceLike = None,
+    metadata: Optional[Mapping[str, Any]] = None,
+) -> AppSpec:
+    """Classify ``fn`` (async or sync, generator or not) into an :class:`AppSpec`, with its
+    schemas (``schema``, the rest read from its annotations) and price.
+
+    Raises:
+        TypeError, ValueError: for bad ``workers``, ``schema`` or ``price``.
+    """
     if workers < 1:
         raise ValueError(f"app {name!r}: workers must be at least 1, got {workers}")
     is_async_gen = inspect.isasyncgenfunction(fn)
@@ -123,6 +143,9 @@ def make_app_spec(name: str, fn: AppFunction, *, workers: int, realtime: bool) -
         is_async=is_async,
         is_generator=is_async_gen or is_sync_gen,
         doc=parse_app_doc(_function_doc(fn)),
+        schema=app_schema(fn, schema),
+        price=coerce_price(price),
+        metadata=dict(metadata or {}),
     )
 
 

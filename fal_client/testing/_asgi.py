@@ -1,11 +1,11 @@
 """The emulator's ASGI application: classify each request, record it, inject faults, check
 auth, then hand it to its service's handler.
 
-One port serves four fal hosts under path prefixes: ``/run`` (fal.run), ``/queue``
-(queue.fal.run), ``/rest`` (rest.fal.ai) and ``/cdn`` (v3.fal.media); ``/__emulator/`` is the
-inspection API. Routing is a few string comparisons rather than a route table, because fal app
-ids have a variable number of segments and the hot path (submit, status, result) should stay
-cheap.
+One port serves five fal hosts under path prefixes: ``/run`` (fal.run), ``/queue``
+(queue.fal.run), ``/rest`` (rest.fal.ai), ``/cdn`` (v3.fal.media) and ``/api/v1``
+(api.fal.ai/v1, the platform API); ``/__emulator/`` is the inspection API. Routing is a few
+string comparisons rather than a route table, because fal app ids have a variable number of
+segments and the hot path (submit, status, result) should stay cheap.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from . import _platform_routes as platform_routes
 from . import _queue_routes as queue_routes
 from . import _rest_routes as rest_routes
 from . import _run_routes as run_routes
@@ -30,7 +31,7 @@ from ._inspect_routes import PREFIX as INSPECTION_PREFIX
 from ._inspect_routes import serve_inspection, serve_root
 from ._jobs import COMPLETED
 from ._realtime import serve_realtime
-from ._routing import AUTH_CDN, AUTH_KEY, AUTH_PUBLIC, Handler, Route
+from ._routing import AUTH_CDN, AUTH_KEY, AUTH_OPTIONAL_KEY, AUTH_PUBLIC, Handler, Route
 from ._runner import JobRunner
 from ._state import EmulatorState
 
@@ -218,6 +219,8 @@ def _auth_problem(ex: Exchange, route: Route) -> Optional[Response]:
         return ex.key_auth_error(alias)
     if route.auth == AUTH_CDN:
         return ex.cdn_auth_error()
+    if route.auth == AUTH_OPTIONAL_KEY and ex.header("authorization") is not None:
+        return ex.key_auth_error()  # no key is fine; a wrong one is not
     ex.authorize_public()
     return None
 
@@ -254,9 +257,11 @@ def classify(state: EmulatorState, method: str, path: str) -> Union[Route, Respo
         return _classify_rest(method, path, segments)
     if service == "cdn":
         return _classify_cdn(method, path, segments)
+    if service == "api":
+        return _classify_platform(method, path, segments)
     return detail_response(
         404,
-        f"Not found: {path}. This fal emulator serves /run, /queue, /rest and /cdn; "
+        f"Not found: {path}. This fal emulator serves /run, /queue, /rest, /cdn and /api/v1; "
         "GET /__emulator/ lists its control API, and /__emulator/ui is its dashboard.",
         request_id=new_request_id(),
     )
@@ -354,6 +359,37 @@ def _classify_rest(method: str, path: str, segments: List[str]) -> Union[Route, 
     if method != "POST":
         return _not_allowed(method, path)
     return found
+
+
+# The platform API's routes: path below /api -> (method, route).
+_PLATFORM_ROUTES = {
+    ("v1", "models"): (
+        "GET",
+        Route("models", platform_routes.models, AUTH_OPTIONAL_KEY),
+    ),
+    ("v1", "models", "pricing"): (
+        "GET",
+        Route("pricing", platform_routes.pricing, AUTH_KEY),
+    ),
+    ("v1", "models", "pricing", "estimate"): (
+        "POST",
+        Route("estimate", platform_routes.estimate, AUTH_KEY),
+    ),
+    ("v1", "models", "requests", "by-endpoint"): (
+        "GET",
+        Route("history", platform_routes.requests_by_endpoint, AUTH_KEY),
+    ),
+}
+
+
+def _classify_platform(method: str, path: str, segments: List[str]) -> Union[Route, Response]:
+    found = _PLATFORM_ROUTES.get(tuple(segments))
+    if found is None:
+        return _not_found(path)
+    allowed, route = found
+    if method != allowed:
+        return _not_allowed(method, path)
+    return route
 
 
 def _classify_cdn(method: str, path: str, segments: List[str]) -> Union[Route, Response]:

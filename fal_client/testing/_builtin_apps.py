@@ -428,12 +428,147 @@ async def realtime_echo(message: Any, ctx: AppContext) -> Dict[str, Any]:
     return reply
 
 
+# --- what the platform API says about them (/api/v1/models) -------------------------------------
+# Written out rather than read from annotations: they say what the apps check (enums, ranges,
+# defaults), which a TypedDict cannot. A test validates each docstring's Example against them.
+
+_IMAGE: Dict[str, Any] = {
+    "type": "object",
+    "title": "Image",
+    "properties": {
+        "url": {"type": "string"},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "content_type": {"type": "string"},
+    },
+    "required": ["url", "width", "height", "content_type"],
+}
+
+_FAST_SDXL_SCHEMA = {
+    "input": {
+        "type": "object",
+        "properties": {
+            "prompt": {"type": "string", "minLength": 1, "description": "The text to draw."},
+            "image_size": {
+                "anyOf": [
+                    {"type": "string", "enum": sorted(_IMAGE_SIZES)},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "width": {"type": "integer"},
+                            "height": {"type": "integer"},
+                        },
+                        "required": ["width", "height"],
+                    },
+                ],
+                "default": "square_hd",
+            },
+            "num_images": {"type": "integer", "minimum": 1, "maximum": 8, "default": 1},
+            "seed": {"type": "integer", "description": "Default: derived from the prompt."},
+        },
+        "required": ["prompt"],
+    },
+    "output": {
+        "type": "object",
+        "properties": {
+            "images": {"type": "array", "items": {"$ref": "#/$defs/Image"}},
+            "timings": {"type": "object", "additionalProperties": {"type": "number"}},
+            "seed": {"type": "integer"},
+            "has_nsfw_concepts": {"type": "array", "items": {"type": "boolean"}},
+            "prompt": {"type": "string"},
+        },
+        "required": ["images", "timings", "seed", "has_nsfw_concepts", "prompt"],
+        "$defs": {"Image": _IMAGE},
+    },
+}
+
+_ANY_LLM_SCHEMA = {
+    "input": {
+        "type": "object",
+        "properties": {
+            "prompt": {"type": "string", "minLength": 1},
+            "model": {"type": "string", "default": _LLM_DEFAULT_MODEL},
+            "system_prompt": {"type": "string"},
+            "reasoning": {"type": "boolean", "default": False},
+        },
+        "required": ["prompt"],
+    },
+    "output": {
+        "type": "object",
+        "properties": {
+            "output": {"type": "string"},
+            "partial": {"type": "boolean"},
+            "error": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "reasoning": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
+        "required": ["output", "partial", "error", "reasoning"],
+    },
+}
+
+_TEXT_STREAMER_SCHEMA = {
+    "input": {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "prompt": {"type": "string"},
+            "delay": {"type": "number", "minimum": 0, "default": 0},
+        },
+    },
+    "output": {
+        "type": "object",
+        "properties": {
+            "output": {"type": "string"},
+            "tokens": {"type": "integer"},
+            "done": {"type": "boolean"},
+        },
+        "required": ["output", "tokens", "done"],
+    },
+}
+
+_SLOW_SCHEMA = {
+    "input": {
+        "type": "object",
+        "properties": {"seconds": {"type": "number", "minimum": 0, "default": 1}},
+    },
+    "output": {
+        "type": "object",
+        "properties": {"slept": {"type": "number"}},
+        "required": ["slept"],
+    },
+}
+
+_FAIL_SCHEMA = {
+    "input": {
+        "type": "object",
+        "properties": {"message": {"type": "string"}, "prompt": {"type": "string"}},
+    },
+}
+
+
 def register_builtin_apps(add_app: Callable[..., Any]) -> None:
     """Register the ``fal-ai/...`` demo apps through ``add_app`` (``Emulator.add_app``)."""
-    add_app("fal-ai/fast-sdxl", fast_sdxl, workers=4)
-    add_app("fal-ai/text-streamer", text_streamer, workers=4)
-    add_app("fal-ai/any-llm", any_llm, workers=4)
-    add_app("fal-ai/echo", echo, workers=4)
-    add_app("fal-ai/slow", slow, workers=4)
-    add_app("fal-ai/fail", fail, workers=4)
+    add_app(
+        "fal-ai/fast-sdxl",
+        fast_sdxl,
+        workers=4,
+        schema=_FAST_SDXL_SCHEMA,
+        metadata={"display_name": "Fast SDXL", "category": "text-to-image"},
+    )
+    add_app(
+        "fal-ai/text-streamer",
+        text_streamer,
+        workers=4,
+        schema=_TEXT_STREAMER_SCHEMA,
+        metadata={"display_name": "Text streamer", "category": "llm"},
+    )
+    add_app(
+        "fal-ai/any-llm",
+        any_llm,
+        workers=4,
+        schema=_ANY_LLM_SCHEMA,
+        metadata={"display_name": "Any LLM", "category": "llm"},
+    )
+    add_app("fal-ai/echo", echo, workers=4, metadata={"display_name": "Echo"})
+    add_app("fal-ai/slow", slow, workers=4, schema=_SLOW_SCHEMA, metadata={"display_name": "Slow"})
+    add_app("fal-ai/fail", fail, workers=4, schema=_FAIL_SCHEMA, metadata={"display_name": "Fail"})
     add_app("fal-ai/realtime-echo", realtime_echo, workers=4, realtime=True)

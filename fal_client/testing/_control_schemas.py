@@ -13,7 +13,8 @@ API_DESCRIPTION = (
     "Inspect and steer a running fal emulator over HTTP, without credentials: what it "
     "received (`requests`), ran (`jobs`), stored (`files`), streamed (`streams`) and "
     "delivered (`webhooks`); inject and remove `faults`; `reset` it. The fal services "
-    "themselves are at `/run`, `/queue`, `/rest` and `/cdn` (with `Authorization: Key ...`).\n\n"
+    "themselves are at `/run`, `/queue`, `/rest`, `/cdn` and `/api/v1` (with "
+    "`Authorization: Key ...`).\n\n"
     "Every list is a JSON array, oldest first, and takes `limit`, `cursor` and `order`, plus "
     "the filters it lists (`app`, `status`, `since`, ...). A page that is not the last says so "
     'in `Link: <...>; rel="next"` and `X-Next-Cursor`; `X-Total-Count` counts every match. '

@@ -9,7 +9,7 @@ import weakref
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union
 
 import anyio
 import anyio.from_thread
@@ -25,6 +25,8 @@ from ._control import EmulatorControl
 from ._faults import FaultHandle, make_rule
 from ._gate import Gate
 from ._jobs import COMPLETED, STATUS_RANK, Job
+from ._model_catalog import check_metadata
+from ._pricing import PriceLike
 from ._records import AppInfo, FileInfo, JobInfo, RequestRecord, StreamInfo, WebhookDelivery
 from ._runner import JobRunner
 from ._server import EmulatorServer, bind_socket, make_config, make_protocols
@@ -68,9 +70,22 @@ def _check_stream_logs(mode: str) -> None:
         raise ValueError(f"stream_logs must be 'new' or 'all', got {mode!r}")
 
 
+def _check_history_lag(seconds: float) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds:
+        raise ValueError(f"history_lag must be a number of seconds >= 0, got {seconds!r}")
+    if seconds == float("inf"):
+        raise ValueError("history_lag must be finite")
+
+
+def _check_history_lists_pending(value: bool) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"history_lists_pending must be True or False, got {value!r}")
+
+
 class Emulator:
-    """A local, fal-compatible server: fal.run, queue.fal.run, rest.fal.ai and the CDN on one
-    loopback port, serving apps that are plain Python functions.
+    """A local, fal-compatible server: fal.run, queue.fal.run, rest.fal.ai, the CDN and the
+    platform API (api.fal.ai/v1) on one loopback port, serving apps that are plain Python
+    functions.
 
     Example::
 
@@ -115,6 +130,12 @@ class Emulator:
         realtime_idle_timeout: seconds without input before a realtime session is closed with
             an ``x-fal-error`` TIMEOUT frame.
         max_recorded_requests: how many requests ``requests()`` remembers (oldest drop off).
+        history_lag: seconds after a request finished before the platform API's request
+            history (``/api/v1/models/requests/by-endpoint``) shows it as finished (fal's docs
+            do not say how soon it does). Default 0. Settable.
+        history_lists_pending: whether that history lists requests that have not finished
+            (queued or running, or finished within ``history_lag``) with a null ``ended_at``;
+            by default (False) it lists finished ones only. Settable.
     """
 
     def __init__(
@@ -138,6 +159,8 @@ class Emulator:
         webhook_timeout: float = 15.0,
         realtime_idle_timeout: float = 60.0,
         max_recorded_requests: int = 10_000,
+        history_lag: float = 0.0,
+        history_lists_pending: bool = False,
     ) -> None:
         if workers_per_app < 1:
             raise ValueError("workers_per_app must be at least 1")
@@ -147,6 +170,8 @@ class Emulator:
         _check_max_in_flight(max_in_flight)
         if not in_flight_retry_after >= 0:
             raise ValueError(f"in_flight_retry_after must be >= 0, got {in_flight_retry_after!r}")
+        _check_history_lag(history_lag)
+        _check_history_lists_pending(history_lists_pending)
         config = EmulatorConfig(
             key=key,
             workers_per_app=workers_per_app,
@@ -162,6 +187,8 @@ class Emulator:
             webhook_timeout=webhook_timeout,
             realtime_idle_timeout=realtime_idle_timeout,
             max_recorded_requests=max_recorded_requests,
+            history_lag=float(history_lag),
+            history_lists_pending=history_lists_pending,
         )
         self._state = EmulatorState(config, Path(storage_dir) if storage_dir else None)
         self._runner = JobRunner(self._state)
@@ -182,7 +209,14 @@ class Emulator:
     # --- apps -------------------------------------------------------------------------------------
 
     def app(
-        self, name: str, *, workers: Optional[int] = None, realtime: bool = False
+        self,
+        name: str,
+        *,
+        workers: Optional[int] = None,
+        realtime: bool = False,
+        schema: Optional[Mapping[str, Any]] = None,
+        price: PriceLike = None,
+        metadata: Optional[Mapping[str, Any]] = None,
     ) -> Callable[[F], F]:
         """Decorator registering a function as the app served at ``name``.
 
@@ -192,15 +226,48 @@ class Emulator:
         ``/stream``; through the queue or ``/run`` the last item is the result). Registering a
         name again replaces the previous app.
 
+        The platform API (``/api/v1``) lists every app that is not realtime as a model
+        endpoint, with its schemas, price and metadata::
+
+            class Input(TypedDict):
+                prompt: str
+
+            @emu.app("me/draw", price=Price(0.025, unit="image"),
+                     metadata={"category": "text-to-image"})
+            async def draw(arguments: Input, ctx: AppContext) -> Output: ...
+
         Args:
             name: the app id, e.g. ``"me/upscale"`` (or with a sub-path, ``"me/flux/dev"``).
             workers: how many of its requests run at once (default: ``workers_per_app``).
             realtime: serve it on the realtime WebSocket, called once per message; a non-None
                 return value (or each yielded item) is sent back.
+            schema: ``{"input": <JSON schema>, "output": <JSON schema>}`` (either optional):
+                what its OpenAPI document says it takes and returns. A part not given is read
+                from the function's annotations: the first parameter annotated with a
+                ``TypedDict`` or a pydantic model, and the return annotation (a streaming app's
+                item type); without one it is ``{"type": "object"}``. The app still receives
+                the JSON body as a dict: nothing is validated against the schema.
+            price: a :class:`Price`, a number (USD per request) or a ``(unit_price, unit)``
+                pair; default ``Price(0.0)``, free.
+            metadata: model metadata served by ``/api/v1/models``, over the defaults (its
+                name as ``display_name``, ``category`` ``"other"``, its docstring's summary as
+                ``description``, ``status`` ``"active"``, no ``tags``): e.g.
+                ``{"category": "text-to-image", "status": "deprecated", "tags": ["fast"]}``.
+
+        Raises:
+            TypeError, ValueError: for a malformed ``schema``, ``price`` or ``metadata``.
         """
 
         def register(fn: F) -> F:
-            self.add_app(name, fn, workers=workers, realtime=realtime)
+            self.add_app(
+                name,
+                fn,
+                workers=workers,
+                realtime=realtime,
+                schema=schema,
+                price=price,
+                metadata=metadata,
+            )
             return fn
 
         return register
@@ -212,6 +279,9 @@ class Emulator:
         *,
         workers: Optional[int] = None,
         realtime: bool = False,
+        schema: Optional[Mapping[str, Any]] = None,
+        price: PriceLike = None,
+        metadata: Optional[Mapping[str, Any]] = None,
     ) -> None:
         """Register ``fn`` as the app served at ``name`` (see :meth:`app`)."""
         normalized = normalize_app_name(name)
@@ -220,6 +290,9 @@ class Emulator:
             fn,
             workers=workers if workers is not None else self._state.config.workers_per_app,
             realtime=realtime,
+            schema=schema,
+            price=price,
+            metadata=check_metadata(metadata),
         )
         state = self._state
 
@@ -430,7 +503,8 @@ class Emulator:
             kind: the fault kind.
             app: only requests to this app id.
             operation: only this operation: run, stream, submit, status, status_stream, result,
-                cancel, upload, part, token (also file, realtime).
+                cancel, upload, part, token (also file, realtime), and the platform API's
+                models, pricing, estimate and history.
             count: only the first ``count`` matching requests.
             probability: hit each matching request with this probability...
             seed: ...drawn from a RNG seeded with this, for reproducible runs.
@@ -498,6 +572,28 @@ class Emulator:
     def stream_logs(self, mode: str) -> None:
         _check_stream_logs(mode)
         self._state.config.stream_logs = mode
+
+    @property
+    def history_lag(self) -> float:
+        """Seconds after a request finished before the request history shows it as finished
+        (see the constructor). Settable at any time."""
+        return self._state.config.history_lag
+
+    @history_lag.setter
+    def history_lag(self, seconds: float) -> None:
+        _check_history_lag(seconds)
+        self._state.config.history_lag = float(seconds)
+
+    @property
+    def history_lists_pending(self) -> bool:
+        """Whether the request history lists unfinished requests too (see the constructor).
+        Settable at any time."""
+        return self._state.config.history_lists_pending
+
+    @history_lists_pending.setter
+    def history_lists_pending(self, value: bool) -> None:
+        _check_history_lists_pending(value)
+        self._state.config.history_lists_pending = value
 
     @property
     def webhook_public_key(self) -> bytes:

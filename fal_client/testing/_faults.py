@@ -64,6 +64,11 @@ OPERATIONS: FrozenSet[str] = frozenset(
         "token",
         "file",
         "realtime",
+        # The platform API (/api/v1).
+        "models",
+        "pricing",
+        "estimate",
+        "history",
     }
 )
 

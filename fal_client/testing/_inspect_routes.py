@@ -212,7 +212,9 @@ def _job_detail(state: EmulatorState, job: Job) -> Dict[str, Any]:
     detail = state.job_info(job).as_dict()
     response = job.response
     detail["endpoint"] = job.endpoint
-    detail["arguments"] = job.arguments
+    # A completed job keeps its input only as JSON bytes.
+    kept = job.input_bytes
+    detail["arguments"] = json.loads(kept) if job.arguments is None and kept else job.arguments
     detail["logs"] = [dict(entry) for entry in job.logs]
     detail["result"] = None
     detail["result_text"] = None
@@ -321,6 +323,7 @@ def index(state: EmulatorState, control: EmulatorControl, base_url: str) -> Dict
             "queue": f"{base_url}/queue",
             "rest": f"{base_url}/rest",
             "cdn": f"{base_url}/cdn",
+            "api": f"{base_url}/api/v1",
         },
         "env": control.env(),
         "apps": apps,
@@ -697,7 +700,8 @@ async def serve_root(
 def _root_document(control: EmulatorControl, base_url: str) -> Dict[str, Any]:
     return {
         "detail": (
-            "This is a fal emulator. The fal services are under /run, /queue, /rest and /cdn; "
+            "This is a fal emulator. The fal services are under /run, /queue, /rest, /cdn and "
+            "/api/v1 (the platform API); "
             "the control API is under /__emulator/ (GET it for an index), its reference at "
             "/__emulator/docs, and a live dashboard at /__emulator/ui."
         ),
@@ -726,8 +730,8 @@ code, pre {{ font: 14px ui-monospace, Menlo, Consolas, monospace; }}
 </style></head><body>
 <h1>fal emulator</h1>
 <p>A local, fal-compatible server at <code>{html.escape(base_url)}</code>: fal.run under
-<code>/run</code>, queue.fal.run under <code>/queue</code>, rest.fal.ai under <code>/rest</code>
-and the CDN under <code>/cdn</code>.</p>
+<code>/run</code>, queue.fal.run under <code>/queue</code>, rest.fal.ai under <code>/rest</code>,
+the CDN under <code>/cdn</code> and the platform API (api.fal.ai/v1) under <code>/api/v1</code>.</p>
 <p><a class="button" href="/__emulator/ui">Open the dashboard</a>
 <a class="button" href="/__emulator/docs">Control API reference</a>
 <a class="button" href="/__emulator/openapi.json">OpenAPI document</a></p>

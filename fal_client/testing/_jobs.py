@@ -10,7 +10,7 @@ import anyio
 
 from ._apps import AppSpec
 from ._records import JobInfo
-from ._responses import StoredResponse
+from ._responses import StoredResponse, dumps
 from ._sequence import next_seq
 
 IN_QUEUE = "IN_QUEUE"
@@ -40,6 +40,7 @@ class Job:
         "finished_monotonic",
         "headers",
         "hint",
+        "input_bytes",
         "logs",
         "path",
         "priority",
@@ -82,6 +83,9 @@ class Job:
         self.path = path
         self.via = via
         self.arguments: Any = arguments
+        # The input as JSON, once the job completed and dropped ``arguments`` (the request
+        # history serves it; bytes are a fraction of the parsed object's size).
+        self.input_bytes: Optional[bytes] = None
         self.headers = headers
         self.base_url = base_url
         self.priority = priority
@@ -117,8 +121,21 @@ class Job:
 
     @property
     def endpoint(self) -> str:
-        """The full endpoint id the client addressed (root plus sub-path)."""
-        return f"{self.root}/{self.path}" if self.path else self.root
+        """The full endpoint id the client addressed: the app's registered name plus the
+        sub-path beyond it (``fal-ai/flux/dev`` whether ``fal-ai/flux`` or ``fal-ai/flux/dev``
+        is the registered app)."""
+        # Not ``root``: an app registered under a sub-path (``fal-ai/fast-sdxl/image-to-image``)
+        # is addressed beyond the root with no sub-path left over.
+        return f"{self.spec.name}/{self.path}" if self.path else self.spec.name
+
+    def input_json(self) -> Optional[bytes]:
+        """The job's input as JSON bytes (None if it is not JSON)."""
+        if self.input_bytes is not None:
+            return self.input_bytes
+        try:
+            return dumps(self.arguments)
+        except (TypeError, ValueError):
+            return None
 
     def changed(self) -> anyio.Event:
         """An event set at this job's next change (status, logs, queue position)."""

@@ -9,7 +9,6 @@ against it).
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
 import html
 import json
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import _docstrings as docstrings
+from ._app_schema import type_schema
 from ._listing import PAGING_DOCS, Listing
 
 JSON = "application/json"
@@ -94,7 +94,7 @@ def record_schema(cls: type) -> Schema:
     for item in dataclasses.fields(cls):
         if item.name.startswith("_"):
             continue
-        schema = type_schema(hints[item.name])
+        schema = type_schema(hints[item.name], strict=True)
         text = described.get(item.name)
         if text:
             schema["description"] = docstrings.markdown_code(text)
@@ -105,31 +105,6 @@ def record_schema(cls: type) -> Schema:
         "properties": properties,
         "required": list(properties),
     }
-
-
-def type_schema(hint: Any) -> Schema:
-    """The JSON schema of a type annotation (the few kinds the records use)."""
-    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
-    if hint in simple:
-        return {"type": simple[hint]}
-    if hint is Any:
-        return {}
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is typing.Union:
-        others = [arg for arg in args if arg is not type(None)]
-        if len(others) == 1 and len(others) < len(args):
-            inner = type_schema(others[0])
-            if isinstance(inner.get("type"), str):
-                return {**inner, "type": [inner["type"], "null"]}
-            return {"anyOf": [inner, {"type": "null"}]}
-        return {"anyOf": [type_schema(arg) for arg in args]}
-    if origin in (dict, collections.abc.Mapping):
-        value = type_schema(args[1]) if len(args) == 2 else {}
-        return {"type": "object", "additionalProperties": value}
-    if origin in (list, tuple, collections.abc.Sequence):
-        return {"type": "array", "items": type_schema(args[0]) if args else {}}
-    raise TypeError(f"no JSON schema for {hint!r}")
 
 
 def ref(name: str) -> Schema:

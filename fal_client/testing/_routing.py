@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 AUTH_KEY = "key"  # Authorization: Key <key> (or a realtime JWT for the addressed app)
 AUTH_CDN = "cdn"  # Authorization: Bearer <CDN token>
 AUTH_PUBLIC = "public"  # none: file downloads, signed upload URLs, JWKS
+AUTH_OPTIONAL_KEY = "optional_key"  # none, or a valid key: the platform API's model search
 
 Handler = Callable[["Exchange", "Route"], Awaitable[Optional[Response]]]
 

@@ -181,7 +181,9 @@ class JobRunner:
             job.response = response
             job.finished_at = time.time()
             job.finished_monotonic = time.monotonic()
-            # What a completed job no longer needs; keeps 10k finished jobs small.
+            # What a completed job no longer needs; keeps 10k finished jobs small. Its input
+            # stays as JSON bytes, for the request history's payloads.
+            job.input_bytes = job.input_json()
             job.arguments = None
             job.headers = {}
             state.jobs.completed(job, job.finished_monotonic + state.config.job_ttl)

@@ -79,6 +79,8 @@ class EmulatorConfig:
     webhook_timeout: float
     realtime_idle_timeout: float
     max_recorded_requests: int
+    history_lag: float = 0.0
+    history_lists_pending: bool = False
 
 
 class RequestEntry:

@@ -280,3 +280,31 @@ def test_decode_data_url_refuses_malformed_urls(url: str) -> None:
 )
 def test_cdn_file_id_only_for_this_emulators_files(url: str, expected: Any) -> None:
     assert cdn_file_id(url, ["http://127.0.0.1:5", ""]) == expected
+
+
+async def test_the_platform_api_describes_the_built_in_apps(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
+    import jsonschema
+
+    body = (await client.get("/api/v1/models", params={"expand": "openapi-3.0"})).json()
+    documents = {model["endpoint_id"]: model["openapi"] for model in body["models"]}
+    examples = {app.name: app.example for app in emulator.apps() if app.kind != "realtime"}
+    assert set(documents) == set(examples)
+    assert body["models"][0]["metadata"]["category"] == "llm"  # fal-ai/any-llm
+
+    def validator(endpoint_id: str, part: str) -> jsonschema.Validator:
+        document = documents[endpoint_id]
+        name = {"input": "Input", "output": "Output"}[part]
+        base = "".join(w.capitalize() for w in endpoint_id.split("/")[1].split("-"))
+        ref = {"$ref": f"#/components/schemas/{base}{name}"}
+        return jsonschema.Draft202012Validator({**ref, "components": document["components"]})
+
+    # Each docstring's example is an input its schema accepts (the schemas are written by hand).
+    for endpoint_id, example in examples.items():
+        validator(endpoint_id, "input").validate(example)
+    assert not validator("fal-ai/fast-sdxl", "input").is_valid({"prompt": "x", "num_images": 9})
+    # ...and what the apps answer fits their output schemas.
+    for endpoint_id in ("fal-ai/fast-sdxl", "fal-ai/any-llm"):
+        result = await client.post(f"/run/{endpoint_id}", json=examples[endpoint_id])
+        validator(endpoint_id, "output").validate(result.json())

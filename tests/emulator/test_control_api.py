@@ -329,6 +329,7 @@ def test_job_detail_has_input_logs_and_result(
     assert running["status"] == "IN_PROGRESS" and running["arguments"] == {"n": 7}
     assert [line["message"] for line in running["logs"]] == ["first"]
     assert done["result"] == {"done": 7} and done["error"] is None
+    assert done["arguments"] == {"n": 7}  # kept after completion
     assert [line["level"] for line in done["logs"]] == ["INFO", "WARN"]
     assert failed["status_code"] == 422 and failed["error"] and failed["result"]["detail"]
     assert control.get("/__emulator/jobs/no-such-job").status_code == 404

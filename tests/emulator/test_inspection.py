@@ -146,3 +146,22 @@ async def test_one_fault_can_be_deleted_by_id(
 async def test_unknown_inspection_endpoint(anonymous: httpx.AsyncClient) -> None:
     assert (await anonymous.get("/__emulator/nothing")).status_code == 404
     assert (await anonymous.get("/elsewhere")).status_code == 404
+
+
+async def test_job_detail_names_the_endpoint_of_an_app_registered_under_a_sub_path(
+    emulator: Emulator, client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    @emulator.app("me/flux/dev")
+    async def dev(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+        return {}
+
+    @emulator.app("me/flux")
+    async def flux(arguments: Dict[str, Any], ctx: AppContext) -> Dict[str, Any]:
+        return {}
+
+    ids = []
+    for path in ("/run/me/flux/dev", "/run/me/flux/schnell", "/run/me/flux"):
+        ids.append((await client.post(path, json={})).headers["x-fal-request-id"])
+
+    endpoints = [(await anonymous.get(f"/__emulator/jobs/{i}")).json()["endpoint"] for i in ids]
+    assert endpoints == ["me/flux/dev", "me/flux/schnell", "me/flux"]

@@ -26,6 +26,7 @@ def test_sync_context_manager_serves_then_releases_the_port() -> None:
             "FAL_QUEUE_URL": f"{url}/queue",
             "FAL_REST_URL": f"{url}/rest",
             "FAL_CDN_URL": f"{url}/cdn",
+            "FAL_API_URL": f"{url}/api/v1",
         }
         response = httpx.post(
             f"{url}/run/fal-ai/echo",

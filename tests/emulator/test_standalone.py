@@ -73,7 +73,7 @@ def test_cli_serves_prints_exports_and_stops_on_ctrl_c() -> None:
         exports: Dict[str, str] = {}
         lines: List[str] = []
         try:
-            while "FAL_CDN_URL" not in exports:
+            while "FAL_API_URL" not in exports:
                 line = process.stdout.readline()
                 assert line, f"server exited early: {lines}"
                 lines.append(line)
@@ -103,6 +103,7 @@ def test_cli_serves_prints_exports_and_stops_on_ctrl_c() -> None:
         "FAL_QUEUE_URL",
         "FAL_REST_URL",
         "FAL_CDN_URL",
+        "FAL_API_URL",
     }
 
 
