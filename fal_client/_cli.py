@@ -12,21 +12,26 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import anyio
 
 from ._asyncfile import open_file
 from ._batch import BatchResult, Progress
+from ._cli_platform import CommandBody
+from ._cli_platform import add_commands as add_platform_commands
 from ._client import AsyncClient
 from ._errors import (
     AuthenticationError,
+    BudgetExceededError,
     FalClientConnectionError,
     FalClientError,
     FalClientTimeoutError,
+    InputValidationError,
     MissingCredentialsError,
     NotFoundError,
     StartTimeoutError,
@@ -140,9 +145,19 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
+def _with_client(body: CommandBody) -> Callable[[argparse.Namespace], Awaitable[int]]:
+    """The handler of a command whose body runs with the command's client."""
+
+    async def handler(ns: argparse.Namespace) -> int:
+        async with _client(ns) as client:
+            return await body(ns, client)
+
+    return handler
+
+
 async def _cmd_run(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
-        _print_json(await client.run(ns.app, _arguments(ns)))
+        _print_json(await client.run(ns.app, _arguments(ns), validate=ns.validate))
     return 0
 
 
@@ -178,6 +193,7 @@ async def _cmd_subscribe(ns: argparse.Namespace) -> int:
         result = await client.subscribe(
             ns.app,
             _arguments(ns),
+            validate=ns.validate,
             client_timeout=ns.timeout,
             with_logs=not ns.quiet,
             on_queue_update=_WaitReporter(ns.quiet),
@@ -188,7 +204,7 @@ async def _cmd_subscribe(ns: argparse.Namespace) -> int:
 
 async def _cmd_submit(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
-        handle = await client.submit(ns.app, _arguments(ns))
+        handle = await client.submit(ns.app, _arguments(ns), validate=ns.validate)
         print(handle.request_id)
     _note_emulator_gone(ns, "its request id")
     return 0
@@ -651,6 +667,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="an argument (VALUE is parsed as JSON when it can be)",
         )
         p.add_argument("--json", help="all arguments as one JSON object")
+        p.add_argument(
+            "--validate",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="check the arguments against the app's input schema before sending them "
+            "(default; --no-validate sends them unchecked)",
+        )
 
     p = with_emulator(sub.add_parser("run", help="run an app directly and print its result"))
     with_inputs(p)
@@ -696,6 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quiet", action="store_true", help="no progress on stderr (shown for files of 8 MiB+)"
     )
     p.set_defaults(handler=_cmd_upload)
+    add_platform_commands(sub, with_emulator, _with_client)
     p = with_emulator(
         sub.add_parser(
             "batch",
@@ -763,7 +787,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_CODES = {
     0: "success",
     1: "a job or request failed",
-    2: "bad usage or input",
+    2: "bad usage or input (also: arguments the app's schema refuses, a batch over --max-cost)",
     3: "missing or rejected credentials",
     124: "a timeout (--timeout, or the server's start timeout)",
     130: "interrupted",
@@ -774,6 +798,8 @@ def exit_code_of(exc: BaseException) -> int:
     """The exit code for an error that ended a command (see ``EXIT_CODES``)."""
     if isinstance(exc, (MissingCredentialsError, AuthenticationError)):
         return 3
+    if isinstance(exc, (InputValidationError, BudgetExceededError)):
+        return 2
     if isinstance(exc, (FalClientTimeoutError, StartTimeoutError)):
         return 124
     if isinstance(exc, FalClientError):
@@ -781,14 +807,22 @@ def exit_code_of(exc: BaseException) -> int:
     return 2
 
 
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    print(f"fal-client: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``fal-client``; returns the exit code."""
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        if getattr(ns, "sync", False):
-            return int(ns.handler(ns))
-        return int(anyio.run(ns.handler, ns, backend=ns.backend))
+        with warnings.catch_warnings():
+            # A warning meant for a person (sent unvalidated...) reads as one, not as a
+            # file:line report; the filters stay the caller's.
+            warnings.showwarning = _show_warning
+            if getattr(ns, "sync", False):
+                return int(ns.handler(ns))
+            return int(anyio.run(ns.handler, ns, backend=ns.backend))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         if ns.command == "batch":
