@@ -27,5 +27,13 @@ def test_example_runs(script: Path, emulator: Emulator) -> None:
 
 def test_there_is_an_example_per_major_feature() -> None:
     names = {p.stem for p in EXAMPLES}
-    for feature in ("sync_subscribe", "asyncio_handle", "trio_cancel", "batch_map", "files"):
+    features = (
+        "sync_subscribe",
+        "asyncio_handle",
+        "trio_cancel",
+        "batch_map",
+        "files",
+        "platform_validate_budget",
+    )
+    for feature in features:
         assert feature in names
