@@ -39,6 +39,7 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._headers import fal_headers, handle_response_headers
+from ._retry import RetryPolicy
 from ._status import Completed, LogsSoFar, Status, parse_status
 from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
 
@@ -390,6 +391,11 @@ class Queue:
     def __init__(self, engine: Engine):
         self._engine = engine
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The client's retry policy (``map`` waits a refused submit's backoff by it)."""
+        return self._engine.transport.retry
+
     async def submit(
         self,
         application: str,
@@ -402,8 +408,13 @@ class Queue:
         headers: Optional[Mapping[str, str]] = None,
         start_timeout: Optional[float] = None,
         give_up_at: Optional[float] = None,
+        retry_rate_limits: bool = True,
     ) -> AsyncRequestHandle:
-        """The body of ``AsyncClient.submit``."""
+        """The body of ``AsyncClient.submit``.
+
+        Without ``retry_rate_limits`` a 429 is raised at once as ``RateLimitError`` (no job was
+        created): ``map`` puts that input back in line itself, and uses the wait for others.
+        """
         app = parse_app_id(application)
         checked = check_arguments(self._engine, arguments)
         request_headers = fal_headers(
@@ -427,6 +438,7 @@ class Queue:
                 content=content,
                 headers=request_headers,
                 app=app.full,
+                retry_rate_limits=retry_rate_limits,
             )
         if shield.cancelled_caught:
             raise _SubmitInFlightAtDeadline()
@@ -461,8 +473,10 @@ class Queue:
         start_timeout: Optional[float] = None,
         client_timeout: Optional[float] = None,
         webhook_url: Optional[str] = None,
+        retry_rate_limited_submit: bool = True,
     ) -> AnyJSON:
-        """The body of ``AsyncClient.subscribe``."""
+        """The body of ``AsyncClient.subscribe`` (``retry_rate_limited_submit``: see
+        ``submit``'s ``retry_rate_limits``)."""
         check.positive_number("interval", interval, optional=False)
         client_timeout = check.positive_number("client_timeout", client_timeout)
         start_timeout = check.start_timeout(start_timeout)
@@ -490,6 +504,7 @@ class Queue:
                 headers=headers,
                 start_timeout=start_timeout,
                 give_up_at=give_up_at,
+                retry_rate_limits=retry_rate_limited_submit,
             )
             try:
                 await _invoke(on_enqueue, handle.request_id)

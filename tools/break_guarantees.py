@@ -143,11 +143,19 @@ MUTATIONS = [
     ),
     Mutation(
         "map-hears-429",
-        "every 429 a map's requests receive slows the map down",
+        "a map hears every answer its requests receive, 429s absorbed by retries included",
         "fal_client/_transport.py",
-        "                    report_rate_limited(",
-        "                    (lambda _: None)(",
+        "                report_answer(response.status_code)",
+        "                (lambda _: None)(response.status_code)",
         ("tests/batch/test_rate_limit.py",),
+    ),
+    Mutation(
+        "map-scattered-429s",
+        "scattered refused submits do not shrink a map's concurrency",
+        "fal_client/_aimd.py",
+        "        if not probing and not self._signal(self._submits):",
+        "        if False:",
+        ("tests/batch/test_rate_limit.py", "tests/batch/test_aimd.py"),
     ),
     Mutation(
         "resume-no-duplicates",
