@@ -27,7 +27,10 @@ exists). The transport reports every answer through ``_rate_signal``, so the lim
 share of 429s, not only their number: scattered ones leave it alone.
 
 Resumable runs (``manifest=``, see ``_manifest.py`` for the file format): every submission and
-every outcome is journalled. Jobs are then waited for without ``subscribe``'s cancel-on-give-up:
+every outcome is journalled, a result only once the consumer has handled it (``MapResults``
+queues its ``done`` record when the consumer comes back for the next value), so the manifest
+never runs ahead of what the consumer stored. Jobs are then waited for without ``subscribe``'s
+cancel-on-give-up:
 when the map is interrupted from outside (Ctrl-C, a cancel scope, the consumer leaving early) the
 jobs in flight keep running on fal and a re-run re-attaches to them. Jobs the map gives up on
 deliberately (the first-failure policy, ``client_timeout``) are cancelled remotely and journalled
@@ -304,6 +307,8 @@ class _Fanout:
         self.options = options
         self.writer = ManifestWriter(spec.manifest) if spec.manifest is not None else None
         self.entries: dict[int, Entry] = {}
+        # ``done`` records of finished jobs whose result the consumer has not handled yet.
+        self.unjournalled: dict[int, dict[str, Any]] = {}
         self.progress_dirty = False
         self.progress_changed = anyio.Event()
         # Set before the map cancels its own jobs on purpose (first failure): those are
@@ -455,14 +460,33 @@ class _Fanout:
                     return
 
     # --- the journal ---------------------------------------------------------------------------
+    @staticmethod
+    def entry_record(
+        event: str, index: int, key: str, request_id: Optional[str], **extra: Any
+    ) -> dict[str, Any]:
+        """One manifest record of an input."""
+        return {"event": event, "index": index, "key": key, "request_id": request_id, **extra}
+
     def record(
         self, event: str, index: int, key: str, request_id: Optional[str], **extra: Any
     ) -> Any:
         """Journal one event of an input (awaitable: durable once it returns)."""
         assert self.writer is not None
-        return self.writer.write(
-            {"event": event, "index": index, "key": key, "request_id": request_id, **extra}
-        )
+        return self.writer.write(self.entry_record(event, index, key, request_id, **extra))
+
+    def journal_taken(self, index: int) -> None:
+        """The consumer has handled input ``index``'s result: queue its ``done`` record (written
+        with the next group commit; lost only by a crash, when a re-run fetches that result
+        again by its request id)."""
+        record = self.unjournalled.pop(index, None)
+        if record is not None:
+            assert self.writer is not None
+            self.writer.write_soon(record)
+
+    async def flush_journal(self) -> None:
+        """Make the queued ``done`` records durable (the consumer is about to wait anyway)."""
+        if self.writer is not None and self.writer.has_pending:
+            await self.writer.flush()
 
 
 class _Job:
@@ -506,7 +530,10 @@ class _Job:
                 latency=time.monotonic() - self.started,
             )
             if fanout.writer is not None:
-                await fanout.record(
+                # Journalled once the consumer has taken this result and come back for more
+                # (``MapResults``), not now: a manifest must never record as done a result the
+                # consumer has not handled (the CLI's output file would miss it after kill -9).
+                fanout.unjournalled[self.index] = fanout.entry_record(
                     "done",
                     self.index,
                     self.key,
@@ -696,7 +723,11 @@ class MapResults(AsyncIterator[Any]):
         self._done = False
         self._next_index = 0
         self._held: dict[int, BatchResult] = {}
-        self._ready: deque[Any] = deque()
+        # (index, value) pairs ready to be handed out, in the order they are handed out.
+        self._ready: deque[tuple[int, Any]] = deque()
+        # The index of the value handed out last, until the consumer comes back for the next
+        # one: only then has it handled that value, and its result is journalled as done.
+        self._taken: Optional[int] = None
 
     async def __aenter__(self) -> MapResults:
         if self._fanout is not None or self._closed:
@@ -718,11 +749,22 @@ class MapResults(AsyncIterator[Any]):
             task_group.start_soon(fanout.reporter)
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def __aexit__(self, exc_type: Optional[type[BaseException]], *exc_info: object) -> None:
+        if exc_type is None:  # the block handled the last value it took
+            self._journal_taken()
+        await self._close()
 
     async def aclose(self) -> None:
         """Cancel what is still in flight and wait until it is cleaned up."""
+        self._journal_taken()
+        await self._close()
+
+    def _journal_taken(self) -> None:
+        if self._taken is not None and self._fanout is not None and not self._closed:
+            self._fanout.journal_taken(self._taken)
+        self._taken = None
+
+    async def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -760,15 +802,22 @@ class MapResults(AsyncIterator[Any]):
         fanout = self._fanout
         if fanout is None:
             raise StopAsyncIteration  # closed before it started
+        self._journal_taken()  # the consumer is back: it has handled the previous value
         while not self._ready:
             if self._done:
                 raise StopAsyncIteration
-            message = await fanout.receive.receive()
+            try:
+                message = fanout.receive.receive_nowait()
+            except anyio.WouldBlock:
+                # Nothing to hand out yet: a good moment to make the done records durable.
+                await fanout.flush_journal()
+                message = await fanout.receive.receive()
             if not self._take(message):
                 await self._fail(fanout, message)
         # The value leaves the map: its place in the window is free again.
         fanout.window.release()
-        return self._ready.popleft()
+        self._taken, value = self._ready.popleft()
+        return value
 
     def _take(self, message: _Message) -> bool:
         """File one message (no await on this path: it runs once per result); ``False`` when
@@ -784,9 +833,10 @@ class MapResults(AsyncIterator[Any]):
             while self._next_index in self._held:
                 item = self._held.pop(self._next_index)
                 self._next_index += 1
-                self._ready.append(item.error if item.error is not None else item.result)
+                value = item.error if item.error is not None else item.result
+                self._ready.append((item.index, value))
         else:
-            self._ready.append(message)
+            self._ready.append((message.index, message))
         return True
 
     async def _fail(self, fanout: _Fanout, message: _Message) -> NoReturn:

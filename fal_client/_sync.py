@@ -652,7 +652,8 @@ class SyncClient(SyncClientBase):
 
         Args:
             manifest: a path for a resumable run. Each input's request id is journalled (JSONL,
-                fsync'd) as soon as it is submitted, and its result when done. Running again
+                fsync'd) as soon as it is submitted, and its result once the loop has handled
+                it (come back for the next one, or left the block without error). Running again
                 with the same manifest and the same inputs never submits an input twice: jobs
                 already submitted are re-attached to, finished ones are delivered from the file
                 without a request. With a manifest, jobs in flight when the map is interrupted

@@ -166,6 +166,14 @@ MUTATIONS = [
         ("tests/batch/test_manifest.py",),
     ),
     Mutation(
+        "done-after-output",
+        "a manifest records a result as done only once the consumer handled it",
+        "fal_client/_batch.py",
+        "                fanout.unjournalled[self.index] = fanout.entry_record(",
+        "                await fanout.record(",
+        ("tests/batch/test_cli_resume.py", "tests/batch/test_manifest.py", "-k", "done"),
+    ),
+    Mutation(
         "webhook-signature",
         "a webhook whose signature does not verify is rejected",
         "fal_client/webhooks.py",
