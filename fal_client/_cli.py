@@ -207,7 +207,15 @@ def _note_emulator_gone(ns: argparse.Namespace, what: str) -> None:
 async def _cmd_status(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
         status = await client.status(ns.app, ns.request_id, with_logs=ns.logs)
-        _print_json(status_to_json(status))
+    shown = status_to_json(status)
+    if not ns.logs:
+        _print_json(shown)
+        return 0
+    # JSON lines, as batch's --progress json: one object per log line (fal's own shape), then
+    # the status without them, so `tail -n 1` is the status and the rest can be filtered.
+    for entry in shown.pop("logs", None) or []:
+        print(json.dumps(entry, default=str))
+    print(json.dumps(shown, default=str))
     return 0
 
 
@@ -695,7 +703,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("app", help="app id the request was submitted to, e.g. fal-ai/fast-sdxl")
         p.add_argument("request_id", help="the request id submit printed")
         if name == "status":
-            p.add_argument("--logs", action="store_true", help="include log lines")
+            p.add_argument(
+                "--logs",
+                action="store_true",
+                help="print JSON lines instead: one object per log line, then the status",
+            )
         if name == "result":
             p.add_argument(
                 "--quiet",
