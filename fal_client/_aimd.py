@@ -129,12 +129,13 @@ class AdaptiveLimit:
         if started_epoch != self.epoch:
             return False  # sent under an older limit: that signal was taken already
         self._submits.append(True)
-        probing = self.limit < self.maximum
-        if not probing and not self._signal(self._submits):
+        # Below the maximum the limit is a probe of what the server takes: a refusal answers it.
+        below_maximum = self.limit < self.maximum
+        if not below_maximum and not self._signal(self._submits):
             return False  # scattered: only this input waits
         # A refused probe: wait twice as long before the next one. (A first signal at the
         # maximum starts probing afresh.)
-        self._probe_rounds = min(self._probe_rounds * 2, MAX_PROBE_ROUNDS) if probing else 1
+        self._probe_rounds = min(self._probe_rounds * 2, MAX_PROBE_ROUNDS) if below_maximum else 1
         self._decrease(min(self.limit - 1, carried))
         if carried == 0:
             # The server carries nothing of ours and still refuses: anything sent before the

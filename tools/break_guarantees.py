@@ -153,7 +153,7 @@ MUTATIONS = [
         "map-scattered-429s",
         "scattered refused submits do not shrink a map's concurrency",
         "fal_client/_aimd.py",
-        "        if not probing and not self._signal(self._submits):",
+        "        if not below_maximum and not self._signal(self._submits):",
         "        if False:",
         ("tests/batch/test_rate_limit.py", "tests/batch/test_aimd.py"),
     ),
