@@ -1,8 +1,10 @@
 """Fan-out under faults and under a plan's concurrency cap (issue 14), side by side.
 
-    python benchmarks/bench_faults.py                   # all three sections, about a minute
+    python benchmarks/bench_faults.py                   # all three sections, about 3 minutes
     python benchmarks/bench_faults.py --sections mix    # one section: mix, cap or clean
     python benchmarks/bench_faults.py --rounds 3        # each client 3 times, interleaved
+    python benchmarks/bench_faults.py --ours-python ../base/.venv/bin/python  # another tree's
+                                                        # client, this tree's emulator
 
 One emulator runs in this process with one app (``bench/faults``: sleeps ``sleep`` seconds,
 counts how often each input ``i`` ran). Each client runs in a subprocess of its own, one after
@@ -211,7 +213,9 @@ def settle_time(requests: list[Any], started_at: float, bucket: float = 0.5) -> 
     return (max(bad) + 1) * bucket if bad else 0.0
 
 
-def run_client(name: str, section_name: str, emu: Any, runs: Runs) -> dict[str, Any]:
+def run_client(
+    name: str, section_name: str, emu: Any, runs: Runs, python: str = sys.executable
+) -> dict[str, Any]:
     import _official
     from bench_batch import run_worker
 
@@ -226,7 +230,7 @@ def run_client(name: str, section_name: str, emu: Any, runs: Runs) -> dict[str, 
         cmd = _official.official_command(me, ["--worker", json.dumps({**spec, "who": "gather"})])
     else:
         who = "map" if name == "map" else "gather"
-        cmd = [sys.executable, str(me), "--worker", json.dumps({**spec, "who": who})]
+        cmd = [python, str(me), "--worker", json.dumps({**spec, "who": who})]
     out = run_worker(cmd, env, 600)
     emu.clear_faults()
     emu.max_in_flight = None
@@ -299,6 +303,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--sections", default="mix,cap,clean", help="comma-separated sections")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated clients")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each client, interleaved")
+    parser.add_argument(
+        "--ours-python",
+        default=sys.executable,
+        help="the interpreter of map and the semaphore loop (another tree's venv measures that "
+        "tree's client against this tree's emulator; default: this one)",
+    )
     parser.add_argument("--json", help="also save every figure to this path")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
@@ -329,7 +339,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             results: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
             for _ in range(ns.rounds):
                 for name in clients:
-                    results[name].append(run_client(name, section_name, emu, runs))
+                    results[name].append(run_client(name, section_name, emu, runs, ns.ours_python))
             report(section_name, results)
             everything[section_name] = results
     if ns.json:
