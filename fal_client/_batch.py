@@ -18,14 +18,19 @@ Every job in flight holds exactly one waiter (a status stream, or a poller when 
 none); inputs not yet started are not even read from the iterable. So 10,000 inputs at
 ``concurrency=16`` mean at most 16 submissions, 16 status streams and 16 connections at a time.
 
-Rate limits: every 429 any of a job's requests receives halves the limit (once per epoch) and
-pauses new submissions for ``Retry-After``, also when the transport's retry then gets through
-(the transport reports each 429 through ``_rate_signal``). A submit still refused after those
-retries means no job was created, so the input is put back and submitted again once a slot is
-free. Successes add the slots back one by one.
+Rate limits: ``Retry-After`` is honoured per request, and only a real rate limit shrinks the
+limit (``AdaptiveLimit`` decides, I/O-free). A refused submit (429) means no job was created:
+the transport does not retry it; the input gives its slot back, waits out its own
+``Retry-After`` while other inputs use the slot, and queues again. A 429 on an existing job's
+request is retried by the transport after its ``Retry-After`` (that job holds its slot: it
+exists). The transport reports every answer through ``_rate_signal``, so the limit sees the
+share of 429s, not only their number: scattered ones leave it alone.
 
 Resumable runs (``manifest=``, see ``_manifest.py`` for the file format): every submission and
-every outcome is journalled. Jobs are then waited for without ``subscribe``'s cancel-on-give-up:
+every outcome is journalled, a result only once the consumer has handled it (``MapResults``
+queues its ``done`` record when the consumer comes back for the next value), so the manifest
+never runs ahead of what the consumer stored. Jobs are then waited for without ``subscribe``'s
+cancel-on-give-up:
 when the map is interrupted from outside (Ctrl-C, a cancel scope, the consumer leaving early) the
 jobs in flight keep running on fal and a re-run re-attaches to them. Jobs the map gives up on
 deliberately (the first-failure policy, ``client_timeout``) are cancelled remotely and journalled
@@ -54,7 +59,7 @@ from ._errors import FalClientTimeoutError, RateLimitError
 from ._manifest import Entry, ManifestError, ManifestWriter, check_input, input_key
 from ._platform_api import Platform
 from ._queue import cancel_remotely, fetch_result
-from ._rate_signal import listening_for_rate_limits
+from ._rate_signal import listening_for_answers
 from ._status import Completed, InProgress, Status
 
 if TYPE_CHECKING:
@@ -96,9 +101,9 @@ class Progress:
     ``queued`` and ``running`` are jobs in flight by their last known status; ``done`` and
     ``failed`` are finished ones (``done`` includes results taken from a manifest); ``total``
     is known once the inputs are exhausted. ``limit`` is the current in-flight limit: below the
-    configured concurrency while backing off from rate limits; ``rate_limited`` counts the
-    429 answers the map's requests received, whether the client's retries absorbed them or
-    the refused submission was put back.
+    configured concurrency while a rate limit holds it down; ``rate_limited`` counts the 429
+    answers the map's requests received, whether the client's retries absorbed them or the
+    refused submission was put back.
     """
 
     submitted: int
@@ -238,14 +243,17 @@ def _submits(entry: Optional[Entry]) -> bool:
 class _Admission:
     """Concurrency slots over the adaptive in-flight limit (``AdaptiveLimit``).
 
-    A job may start once ``acquire`` returns and gives its slot back with ``release``; the
-    limit itself moves with ``on_success`` and ``on_rate_limited``.
+    A job may start once ``acquire`` returns and gives its slot back with ``release``, also
+    while a refused submit waits out its ``Retry-After`` (its place is used meanwhile). The
+    limit moves with what the server answers: the jobs report it here.
     """
 
     def __init__(self, concurrency: int):
         self.limit = AdaptiveLimit(concurrency)
         self.in_flight = 0
-        # Replaced on each release, so waiters re-check the limit once per freed slot.
+        # Jobs holding a slot whose submit the server accepted: what it carries of ours.
+        self.carried = 0
+        # Replaced on each wake-up, so waiters re-check the limit once per freed slot.
         self._freed = anyio.Event()
 
     async def acquire(self) -> int:
@@ -261,9 +269,26 @@ class _Admission:
             else:
                 await self._freed.wait()
 
-    def release(self) -> None:
-        """Give a slot back (the job finished, or its refused submit is put back)."""
+    def release(self, *, carried: bool) -> None:
+        """Give a slot back (the job finished, or its refused submit waits to come back);
+        ``carried`` when the server had accepted that job."""
         self.in_flight -= 1
+        if carried:
+            self.carried -= 1
+        self._wake()
+
+    def accepted(self, epoch: int) -> None:
+        """A job admitted in ``epoch`` was accepted by the server (it holds its slot on)."""
+        self.carried += 1
+        if self.limit.on_accepted(epoch):
+            self._wake()
+
+    def refused(self, epoch: int, wait: float) -> None:
+        """A submit of a job admitted in ``epoch`` was refused with 429 (no job exists); the
+        input comes back after ``wait`` seconds."""
+        self.limit.on_refused(epoch, carried=self.carried, now=anyio.current_time(), wait=wait)
+
+    def _wake(self) -> None:
         self._freed.set()
         self._freed = anyio.Event()
 
@@ -295,6 +320,8 @@ class _Fanout:
         self.writer = ManifestWriter(spec.manifest) if spec.manifest is not None else None
         self.entries: dict[int, Entry] = {}
         self.budget: Optional[Budget] = None
+        # ``done`` records of finished jobs whose result the consumer has not handled yet.
+        self.unjournalled: dict[int, dict[str, Any]] = {}
         self.progress_dirty = False
         self.progress_changed = anyio.Event()
         # Set before the map cancels its own jobs on purpose (first failure): those are
@@ -463,14 +490,33 @@ class _Fanout:
                     return
 
     # --- the journal ---------------------------------------------------------------------------
+    @staticmethod
+    def entry_record(
+        event: str, index: int, key: str, request_id: Optional[str], **extra: Any
+    ) -> dict[str, Any]:
+        """One manifest record of an input."""
+        return {"event": event, "index": index, "key": key, "request_id": request_id, **extra}
+
     def record(
         self, event: str, index: int, key: str, request_id: Optional[str], **extra: Any
     ) -> Any:
         """Journal one event of an input (awaitable: durable once it returns)."""
         assert self.writer is not None
-        return self.writer.write(
-            {"event": event, "index": index, "key": key, "request_id": request_id, **extra}
-        )
+        return self.writer.write(self.entry_record(event, index, key, request_id, **extra))
+
+    def journal_taken(self, index: int) -> None:
+        """The consumer has handled input ``index``'s result: queue its ``done`` record (written
+        with the next group commit; lost only by a crash, when a re-run fetches that result
+        again by its request id)."""
+        record = self.unjournalled.pop(index, None)
+        if record is not None:
+            assert self.writer is not None
+            self.writer.write_soon(record)
+
+    async def flush_journal(self) -> None:
+        """Make the queued ``done`` records durable (the consumer is about to wait anyway)."""
+        if self.writer is not None and self.writer.has_pending:
+            await self.writer.flush()
 
 
 class _Job:
@@ -514,7 +560,10 @@ class _Job:
                 latency=time.monotonic() - self.started,
             )
             if fanout.writer is not None:
-                await fanout.record(
+                # Journalled once the consumer has taken this result and come back for more
+                # (``MapResults``), not now: a manifest must never record as done a result the
+                # consumer has not handled (the CLI's output file would miss it after kill -9).
+                fanout.unjournalled[self.index] = fanout.entry_record(
                     "done",
                     self.index,
                     self.key,
@@ -547,26 +596,38 @@ class _Job:
             fanout.mark(self.index, "failed")
         finally:
             if self.holding:
-                fanout.admission.release()
+                fanout.admission.release(carried=self.request_id is not None)
         fanout.send.send_nowait(outcome)
 
     async def _attempts(self) -> Any:
-        """The job, put back in line while its submit is refused with 429."""
+        """The job, put back in line while its submit is refused with 429.
+
+        The transport does not retry a map's refused submit itself (it would hold the slot
+        through the ``Retry-After``): the input gives its slot back, waits out its own
+        ``Retry-After`` (or the client's backoff) while other inputs use the slot, and then
+        queues for a slot again. Whether the refusal also shrinks the limit is
+        ``AdaptiveLimit``'s decision.
+        """
+        admission = self.fanout.admission
         requeues = 0
         while True:
             try:
-                with listening_for_rate_limits(self._rate_limited):
+                with listening_for_answers(self._answered):
                     return await self._attempt()
-            except RateLimitError:
+            except RateLimitError as exc:
                 # No request id: the submit itself was refused, so no job exists and
-                # putting the input back cannot create a second one. (The limit has
-                # already backed off: the 429 was reported as it arrived.)
+                # putting the input back cannot create a second one.
                 if self.request_id is not None or requeues >= MAX_RATE_LIMIT_REQUEUES:
                     raise
                 requeues += 1
+                wait = self.fanout.spec.queue.retry_policy.delay(requeues, exc.retry_after)
+                admission.refused(self.epoch, wait)
+                self.fanout.counters.limit = admission.limit.limit
+                self.fanout.changed()
                 self.holding = False
-                self.fanout.admission.release()
-                self.epoch = await self.fanout.admission.acquire()
+                admission.release(carried=False)
+                await anyio.sleep(wait)
+                self.epoch = await admission.acquire()
                 self.holding = True
 
     async def _attempt(self) -> Any:
@@ -581,6 +642,7 @@ class _Job:
             if fanout.spec.on_progress
             else None,
             client_timeout=fanout.client_timeout,
+            retry_rate_limited_submit=False,
             **fanout.options,
         )
 
@@ -588,19 +650,25 @@ class _Job:
         fanout = self.fanout
         self.request_id = request_id
         fanout.counters.submitted += 1
-        fanout.admission.limit.on_success()
+        fanout.admission.accepted(self.epoch)
         fanout.counters.limit = fanout.admission.limit.limit
         if fanout.writer is None:
             fanout.mark(self.index, "queued")
 
-    def _rate_limited(self, retry_after: Optional[float]) -> None:
-        # Any 429 of this job's requests, retried by the transport or not: back off.
+    def _answered(self, status_code: int) -> None:
+        # Every answer to this job's requests, retried by the transport or not. A refused
+        # submit is judged where its RateLimitError arrives (``_attempts``); the answers to an
+        # existing job's requests are judged here, by their share of 429s.
         fanout = self.fanout
-        fanout.admission.limit.on_rate_limited(self.epoch, anyio.current_time(), retry_after)
-        fanout.counters.limit = fanout.admission.limit.limit
-        fanout.counters.rate_limited += 1
-        # Reported as it happens: a progress view shows the limit drop, not only the next move.
-        fanout.changed()
+        rate_limited = status_code == 429
+        if rate_limited:
+            fanout.counters.rate_limited += 1
+        if self.request_id is not None:
+            fanout.admission.limit.on_answer(self.epoch, rate_limited=rate_limited)
+        if rate_limited:
+            fanout.counters.limit = fanout.admission.limit.limit
+            # Reported as it happens: a progress view shows the 429 and the limit at once.
+            fanout.changed()
 
     async def _journalled(self) -> Any:
         """The job with a manifest: journalled, re-attached to when an earlier run submitted it,
@@ -609,7 +677,9 @@ class _Job:
         queue, application = fanout.spec.queue, fanout.spec.application
         fresh = _submits(entry)
         if fresh:
-            handle = await queue.submit(application, self.arguments, **fanout.options)
+            handle = await queue.submit(
+                application, self.arguments, retry_rate_limits=False, **fanout.options
+            )
         else:
             # Submitted by an earlier run: re-attach, never submit again.
             assert entry is not None and entry.request_id is not None
@@ -683,7 +753,11 @@ class MapResults(AsyncIterator[Any]):
         self._done = False
         self._next_index = 0
         self._held: dict[int, BatchResult] = {}
-        self._ready: deque[Any] = deque()
+        # (index, value) pairs ready to be handed out, in the order they are handed out.
+        self._ready: deque[tuple[int, Any]] = deque()
+        # The index of the value handed out last, until the consumer comes back for the next
+        # one: only then has it handled that value, and its result is journalled as done.
+        self._taken: Optional[int] = None
 
     async def __aenter__(self) -> MapResults:
         if self._fanout is not None or self._closed:
@@ -705,11 +779,22 @@ class MapResults(AsyncIterator[Any]):
             task_group.start_soon(fanout.reporter)
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def __aexit__(self, exc_type: Optional[type[BaseException]], *exc_info: object) -> None:
+        if exc_type is None:  # the block handled the last value it took
+            self._journal_taken()
+        await self._close()
 
     async def aclose(self) -> None:
         """Cancel what is still in flight and wait until it is cleaned up."""
+        self._journal_taken()
+        await self._close()
+
+    def _journal_taken(self) -> None:
+        if self._taken is not None and self._fanout is not None and not self._closed:
+            self._fanout.journal_taken(self._taken)
+        self._taken = None
+
+    async def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -747,15 +832,22 @@ class MapResults(AsyncIterator[Any]):
         fanout = self._fanout
         if fanout is None:
             raise StopAsyncIteration  # closed before it started
+        self._journal_taken()  # the consumer is back: it has handled the previous value
         while not self._ready:
             if self._done:
                 raise StopAsyncIteration
-            message = await fanout.receive.receive()
+            try:
+                message = fanout.receive.receive_nowait()
+            except anyio.WouldBlock:
+                # Nothing to hand out yet: a good moment to make the done records durable.
+                await fanout.flush_journal()
+                message = await fanout.receive.receive()
             if not self._take(message):
                 await self._fail(fanout, message)
         # The value leaves the map: its place in the window is free again.
         fanout.window.release()
-        return self._ready.popleft()
+        self._taken, value = self._ready.popleft()
+        return value
 
     def _take(self, message: _Message) -> bool:
         """File one message (no await on this path: it runs once per result); ``False`` when
@@ -771,9 +863,10 @@ class MapResults(AsyncIterator[Any]):
             while self._next_index in self._held:
                 item = self._held.pop(self._next_index)
                 self._next_index += 1
-                self._ready.append(item.error if item.error is not None else item.result)
+                value = item.error if item.error is not None else item.result
+                self._ready.append((item.index, value))
         else:
-            self._ready.append(message)
+            self._ready.append((message.index, message))
         return True
 
     async def _fail(self, fanout: _Fanout, message: _Message) -> NoReturn:

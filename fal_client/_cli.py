@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import IO, Any, Callable, Optional
 
 import anyio
 
@@ -222,7 +224,15 @@ def _note_emulator_gone(ns: argparse.Namespace, what: str) -> None:
 async def _cmd_status(ns: argparse.Namespace) -> int:
     async with _client(ns) as client:
         status = await client.status(ns.app, ns.request_id, with_logs=ns.logs)
-        _print_json(status_to_json(status))
+    shown = status_to_json(status)
+    if not ns.logs:
+        _print_json(shown)
+        return 0
+    # JSON lines, as batch's --progress json: one object per log line (fal's own shape), then
+    # the status without them, so `tail -n 1` is the status and the rest can be filtered.
+    for entry in shown.pop("logs", None) or []:
+        print(json.dumps(entry, default=str))
+    print(json.dumps(shown, default=str))
     return 0
 
 
@@ -561,6 +571,20 @@ class _FailFast:
         return error if self._count >= self.after else None
 
 
+def _is_regular_file(file: IO[str]) -> bool:
+    """Whether ``file`` can be fsync'd (not a pipe or terminal: ``-o /dev/stdout``)."""
+    return stat.S_ISREG(os.fstat(file.fileno()).st_mode)
+
+
+def _append_line(file: IO[str], line: str, durable: bool) -> None:
+    """Write one output line through to the disk (one thread hop for write, flush and fsync:
+    the manifest it must precede is fsync'd too)."""
+    file.write(line)
+    file.flush()
+    if durable:
+        os.fsync(file.fileno())
+
+
 async def _cmd_batch(ns: argparse.Namespace) -> int:
     manifest = _manifest_path(ns)
     _check_batch_files(ns, manifest)
@@ -580,6 +604,7 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
     # the manifest, so OUT.jsonl always ends up with one line per input. Each line is flushed
     # as it is written, so the file can be followed (tail -f) while the batch runs.
     async with _client(ns) as client, open_file(ns.output, "w") as out:
+        durable = _is_regular_file(out.wrapped)
         with _ProgressView(len(inputs), ns.app, ns.progress) as view:
             async with client.map(
                 ns.app,
@@ -599,8 +624,11 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
                         failed += 1
                         record["error"] = str(item.error)
                         record["error_type"] = type(item.error).__name__
-                    await out.write(json.dumps(record) + "\n")
-                    await out.flush()
+                    # Durable before the loop asks for the next result, which is when the map
+                    # journals this one as done: after kill -9 the output holds every result
+                    # the manifest records as done.
+                    line = json.dumps(record) + "\n"
+                    await anyio.to_thread.run_sync(_append_line, out.wrapped, line, durable)
                     stopped_for = fail_fast.stop_for(item) if fail_fast else None
                     if stopped_for is not None:
                         break  # leaving the block ends the map (its manifest keeps the rest)
@@ -699,7 +727,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("app", help="app id the request was submitted to, e.g. fal-ai/fast-sdxl")
         p.add_argument("request_id", help="the request id submit printed")
         if name == "status":
-            p.add_argument("--logs", action="store_true", help="include log lines")
+            p.add_argument(
+                "--logs",
+                action="store_true",
+                help="print JSON lines instead: one object per log line, then the status",
+            )
         if name == "result":
             p.add_argument(
                 "--quiet",

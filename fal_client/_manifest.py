@@ -6,7 +6,9 @@ File format (one JSON object per line, UTF-8, ``\\n``-terminated, appended and f
 * ``{"event": "submitted", "index": i, "key": K, "request_id": R}`` as soon as input ``i``'s job
   is queued (before the client starts waiting for it);
 * ``{"event": "done", "index": i, "key": K, "request_id": R, "result": {...}, "latency": s}``
-  when its result has been fetched;
+  once its result has been fetched and the consumer of the map has taken it and come back for
+  the next one (see ``_batch.MapResults``), so that a consumer's own output always holds every
+  result the manifest records as done;
 * ``{"event": "failed", "index": i, "key": K, "request_id": R or null, "error": "...",
   "error_type": "ValidationError", "status_code": 422}`` when it failed;
 * ``{"event": "cancelled", "index": i, "key": K, "request_id": R}`` when this client cancelled
@@ -205,13 +207,30 @@ class ManifestWriter:
 
     async def write(self, record: Mapping[str, Any]) -> None:
         """Append ``record`` and return once it is durable (fsync'd)."""
-        self._pending.append(_line(record))
-        self._queued += 1
-        mine = self._queued
+        mine = self.write_soon(record)
         async with self._lock:
             if self._durable >= mine:
                 return  # another writer's flush covered ours
             await self._flush()
+
+    def write_soon(self, record: Mapping[str, Any]) -> int:
+        """Queue ``record`` without waiting: it is written with the next ``write``, ``flush``
+        or ``aclose``, after every record queued before it. Returns its sequence number."""
+        self._pending.append(_line(record))
+        self._queued += 1
+        return self._queued
+
+    @property
+    def has_pending(self) -> bool:
+        """Whether records are queued but not yet written."""
+        return bool(self._pending)
+
+    async def flush(self) -> None:
+        """Write and fsync every record queued so far."""
+        mine = self._queued
+        async with self._lock:
+            if self._durable < mine:
+                await self._flush()
 
     async def _flush(self) -> None:
         batch, self._pending = self._pending, []

@@ -39,6 +39,7 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._headers import fal_headers, handle_response_headers
+from ._retry import RetryPolicy
 from ._schema_cache import SCHEMAS
 from ._status import Completed, LogsSoFar, Status, parse_status
 from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
@@ -392,6 +393,11 @@ class Queue:
     def __init__(self, engine: Engine):
         self._engine = engine
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The client's retry policy (``map`` waits a refused submit's backoff by it)."""
+        return self._engine.transport.retry
+
     async def submit(
         self,
         application: str,
@@ -405,6 +411,7 @@ class Queue:
         start_timeout: Optional[float] = None,
         validate: bool = False,
         give_up_at: Optional[float] = None,
+        retry_rate_limits: bool = True,
     ) -> AsyncRequestHandle:
         """Put a job in fal's queue and return its handle at once.
 
@@ -426,6 +433,9 @@ class Queue:
         the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
         re-sent (``SubmitNotConfirmedError``).
         """
+        # ``retry_rate_limits=False`` (map's): a 429 is raised at once as ``RateLimitError``
+        # (no job was created), so map puts that input back in line itself and uses the wait
+        # for others.
         check.flag("validate", validate)
         app = parse_app_id(application)
         checked = check_arguments(self._engine, arguments)
@@ -454,6 +464,7 @@ class Queue:
                 content=content,
                 headers=request_headers,
                 app=app.full,
+                retry_rate_limits=retry_rate_limits,
             )
         if shield.cancelled_caught:
             raise _SubmitInFlightAtDeadline()
@@ -489,6 +500,7 @@ class Queue:
         client_timeout: Optional[float] = None,
         webhook_url: Optional[str] = None,
         validate: bool = False,
+        retry_rate_limited_submit: bool = True,
     ) -> AnyJSON:
         """Submit a job, wait for it, and return its result.
 
@@ -504,6 +516,7 @@ class Queue:
 
         Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
         """
+        # ``retry_rate_limited_submit``: map's, passed on as submit's ``retry_rate_limits``.
         check.positive_number("interval", interval, optional=False)
         client_timeout = check.positive_number("client_timeout", client_timeout)
         start_timeout = check.start_timeout(start_timeout)
@@ -532,6 +545,7 @@ class Queue:
                 start_timeout=start_timeout,
                 validate=validate,
                 give_up_at=give_up_at,
+                retry_rate_limits=retry_rate_limited_submit,
             )
             try:
                 await _invoke(on_enqueue, handle.request_id)

@@ -821,14 +821,17 @@ class SyncClient(SyncClientBase):
         keeps going. ``on_progress`` receives a ``Progress`` after each finished job.
         ``client_timeout`` applies per job.
 
-        Rate limits: a submit refused with 429 (after the client's own retries) is put back,
-        and the in-flight limit backs off (halves, honours ``Retry-After``, then grows by one
-        per success up to ``concurrency``). Only jobs in flight are waited on, one status
-        stream each, so any number of inputs uses at most ``concurrency`` connections.
+        Rate limits: a submit refused with 429 is put back; that input waits out its own
+        ``Retry-After`` while others use its slot. The in-flight limit shrinks only for a real
+        rate limit (most recent answers refused, as under a plan's concurrency cap), to what the
+        server carries, and grows back up to ``concurrency``. Only jobs in flight are waited
+        on, one status stream each, so any number of inputs uses at most ``concurrency``
+        connections.
 
         Args:
             manifest: a path for a resumable run. Each input's request id is journalled (JSONL,
-                fsync'd) as soon as it is submitted, and its result when done. Running again
+                fsync'd) as soon as it is submitted, and its result once the loop has handled
+                it (come back for the next one, or left the block without error). Running again
                 with the same manifest and the same inputs never submits an input twice: jobs
                 already submitted are re-attached to, finished ones are delivered from the file
                 without a request. With a manifest, jobs in flight when the map is interrupted

@@ -28,7 +28,7 @@ from ._errors import (
     error_from_response,
 )
 from ._http import library_of, load_library, never_sent
-from ._rate_signal import report_rate_limited
+from ._rate_signal import report_answer
 from ._retry import RetryPolicy, parse_retry_after
 from ._version import __version__
 
@@ -210,12 +210,15 @@ class Transport:
         read_timeout: Optional[float] = None,
         authorize: bool = True,
         retry_server_errors: bool = False,
+        retry_rate_limits: bool = True,
     ) -> Any:
         """Send a request, retrying per the policy; return the 2xx response or raise.
 
         ``repeatable`` says whether sending the request twice is harmless. When it is not (a POST
         that starts a paid job), only failures that prove the request was not processed are
         retried. ``retry_server_errors`` marks read-only queue calls whose 5xx come from fal.
+        Without ``retry_rate_limits`` a 429 is raised at once (``RateLimitError``, with its
+        ``retry_after``), for a caller that puts the work back in line itself (``map``).
         """
         async with self._send(
             method,
@@ -229,6 +232,7 @@ class Transport:
             read_timeout=read_timeout,
             authorize=authorize,
             retry_server_errors=retry_server_errors,
+            retry_rate_limits=retry_rate_limits,
             stream=False,
         ) as response:
             return response
@@ -261,6 +265,7 @@ class Transport:
             read_timeout=read_timeout,
             authorize=authorize,
             retry_server_errors=retry_server_errors,
+            retry_rate_limits=True,
             stream=True,
         )
 
@@ -279,6 +284,7 @@ class Transport:
         read_timeout: Optional[float],
         authorize: bool,
         retry_server_errors: bool,
+        retry_rate_limits: bool,
         stream: bool,
     ) -> AsyncIterator[Any]:
         client = await self._client()
@@ -335,6 +341,8 @@ class Transport:
                 continue
             what = f"{method} {_safe_url(url)}"
             try:
+                # Every answer, retried below or not: a map tells a real rate limit by its share.
+                report_answer(response.status_code)
                 if response.status_code < 400 and not stream:
                     with self.reading(
                         what, app=app, request_id=request_id, answer_of_a_paid_post=not repeatable
@@ -356,12 +364,12 @@ class Transport:
                 with self.reading(what, app=app, request_id=request_id):
                     await response.aread()
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                if response.status_code == 429:
-                    # Reported even when retried below: a fan-out slows down as a whole.
-                    report_rate_limited(retry_after)
-                if policy.status_is_retryable(
+                retryable = policy.status_is_retryable(
                     response.status_code, response.headers, server_errors=retry_server_errors
-                ):
+                )
+                if response.status_code == 429 and not retry_rate_limits:
+                    retryable = False  # the caller waits out the Retry-After itself
+                if retryable:
                     delay = policy.delay(attempt, retry_after)
                     elapsed = anyio.current_time() - started
                     if policy.may_retry(attempt, elapsed, delay):

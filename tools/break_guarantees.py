@@ -143,11 +143,19 @@ MUTATIONS = [
     ),
     Mutation(
         "map-hears-429",
-        "every 429 a map's requests receive slows the map down",
+        "a map hears every answer its requests receive, 429s absorbed by retries included",
         "fal_client/_transport.py",
-        "                    report_rate_limited(",
-        "                    (lambda _: None)(",
+        "                report_answer(response.status_code)",
+        "                (lambda _: None)(response.status_code)",
         ("tests/batch/test_rate_limit.py",),
+    ),
+    Mutation(
+        "map-scattered-429s",
+        "scattered refused submits do not shrink a map's concurrency",
+        "fal_client/_aimd.py",
+        "        if not below_maximum and not self._signal(self._submits):",
+        "        if False:",
+        ("tests/batch/test_rate_limit.py", "tests/batch/test_aimd.py"),
     ),
     Mutation(
         "resume-no-duplicates",
@@ -156,6 +164,14 @@ MUTATIONS = [
         "            handle = queue.handle(application, entry.request_id)",
         "            handle = await queue.submit(application, self.arguments, **fanout.options)",
         ("tests/batch/test_manifest.py",),
+    ),
+    Mutation(
+        "done-after-output",
+        "a manifest records a result as done only once the consumer handled it",
+        "fal_client/_batch.py",
+        "                fanout.unjournalled[self.index] = fanout.entry_record(",
+        "                await fanout.record(",
+        ("tests/batch/test_cli_resume.py", "tests/batch/test_manifest.py", "-k", "done"),
     ),
     Mutation(
         "webhook-signature",

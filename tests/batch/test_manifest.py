@@ -157,6 +157,45 @@ async def test_interrupted_map_leaves_jobs_running_and_a_rerun_collects_them(
     assert submits(emu) == 6 and work.duplicates() == {}
 
 
+@pytest.mark.anyio
+async def test_a_result_is_journalled_as_done_only_once_the_loop_has_handled_it(
+    emu: Emulator, work: WorkLog, tmp_path: Path, client_options: dict[str, Any]
+) -> None:
+    # The manifest's "done" must never run ahead of what the consumer stored (the CLI's output
+    # after kill -9): it is written once the loop comes back for the next result, or leaves
+    # the block without an error.
+    manifest = tmp_path / "m.jsonl"
+    work.gates["hold"] = emu.gate()
+    inputs = [{"i": 0}, {"i": 1, "gate": "hold", "hold_from": 1}]
+
+    def done() -> set[int]:
+        entries = parse_manifest(manifest.read_bytes()).entries
+        return {i for i, entry in entries.items() if entry.done}
+
+    async with fal_client.AsyncClient(**client_options) as client:
+        with anyio.fail_after(20):
+            async with client.map(WORK_APP, inputs, manifest=manifest) as results:
+                assert await results.__anext__() == {"i": 0, "out": "result-0"}
+                assert done() == set()  # the loop body is still handling it
+            assert done() == {0}  # left without an error: handled
+
+        # A loop body that fails on a result has not handled it: not journalled, so the
+        # re-run fetches it again by its request id (a GET, never a second submit).
+        manifest.unlink()
+        work.gates["hold"].open()
+        with anyio.fail_after(20), pytest.raises(RuntimeError, match="could not store"):
+            async with client.map(WORK_APP, inputs, manifest=manifest) as results:
+                async for _ in results:
+                    raise RuntimeError("could not store it")
+        assert done() == set()
+        with anyio.fail_after(20):
+            async with client.map(WORK_APP, inputs, manifest=manifest) as results:
+                again = [item async for item in results]
+    assert again == [{"i": 0, "out": "result-0"}, {"i": 1, "out": "result-1"}]
+    assert done() == {0, 1}
+    assert submits(emu) == 2 + 2  # two per manifest: the re-run submitted nothing
+
+
 def test_first_failure_cancels_journals_and_a_rerun_resubmits_only_the_cancelled(
     mode: Driver, emu: Emulator, work: WorkLog, tmp_path: Path
 ) -> None:

@@ -35,10 +35,11 @@ def test_a_429_storm_on_submit_loses_nothing(mode: Driver, emu: Emulator, work: 
     assert min(p.limit for p in progress) < 8
 
 
-def test_429s_on_status_requests_slow_the_map_down_too(
+def test_scattered_429s_on_status_requests_leave_the_limit_alone(
     mode: Driver, emu: Emulator, work: WorkLog
 ) -> None:
-    # A 429 on a job's status is not a refused submit, but it is the platform asking for less.
+    # Three jobs of twenty hear a 429 on their status stream: those three wait out their
+    # Retry-After (the transport retries them), the others go on at full concurrency.
     emu.faults("rate_limit", operation="status_stream", count=3, retry_after=0.01)
     progress: list[fal_client.Progress] = []
     inputs = [{"i": i} for i in range(20)]
@@ -46,7 +47,36 @@ def test_429s_on_status_requests_slow_the_map_down_too(
     assert results == [{"i": i, "out": f"result-{i}"} for i in range(20)]
     assert submits(emu) == 20 and work.duplicates() == {}
     assert progress[-1].rate_limited == 3
-    assert min(p.limit for p in progress) < 8
+    assert {p.limit for p in progress} == {8}
+
+
+def test_429s_on_most_status_requests_slow_the_map_down(
+    mode: Driver, emu: Emulator, work: WorkLog
+) -> None:
+    # Every job in flight hears 429s on its status stream: the platform asks for less. (No job
+    # can finish before the twelve are used up, so the first eight answers are all 429s.)
+    emu.faults("rate_limit", operation="status_stream", count=12, retry_after=0.01)
+    progress: list[fal_client.Progress] = []
+    inputs = [{"i": i} for i in range(20)]
+    results = mode.collect("map", WORK_APP, inputs, concurrency=8, on_progress=progress.append)
+    assert results == [{"i": i, "out": f"result-{i}"} for i in range(20)]
+    assert submits(emu) == 20 and work.duplicates() == {}
+    assert progress[-1].rate_limited == 12
+    assert min(p.limit for p in progress) == 4  # halved once: the burst was one signal
+
+
+def test_scattered_refused_submits_wait_alone(mode: Driver, emu: Emulator, work: WorkLog) -> None:
+    # Three refused submits: each of those inputs waits out its own Retry-After and comes back;
+    # the limit stays where it was and nothing is submitted twice.
+    emu.faults("rate_limit", operation="submit", count=3, retry_after=0.01)
+    progress: list[fal_client.Progress] = []
+    inputs = [{"i": i} for i in range(20)]
+    results = mode.collect("map", WORK_APP, inputs, concurrency=8, on_progress=progress.append)
+    assert results == [{"i": i, "out": f"result-{i}"} for i in range(20)]
+    assert submits(emu) == 20 and work.duplicates() == {}
+    refused = [r for r in emu.requests() if r.operation == "submit" and r.status_code == 429]
+    assert len(refused) == 3 == progress[-1].rate_limited
+    assert {p.limit for p in progress} == {8}
 
 
 def test_rate_limits_that_reach_map_shrink_the_limit_and_every_input_is_put_back(
@@ -106,3 +136,27 @@ def test_map_under_a_plan_limit_delivers_everything_once(
     assert results == [{"i": i, "out": f"result-{i}"} for i in range(30)]
     assert submits(emu) == 30 and work.duplicates() == {}
     assert [r for r in emu.requests() if r.fault == "in_flight_cap"]  # the cap was hit
+
+
+def test_map_finds_a_plan_limit(mode: Driver, emu: Emulator, work: WorkLog) -> None:
+    # The first three jobs are held on a gate while a plan allows three in flight: the other
+    # five of the first eight are refused, which is most of the submits, so the limit drops to
+    # what the server carries (three, or fewer if an accepted answer was still on its way)
+    # instead of halving blindly. The gate opens once a progress report shows that.
+    work.gates["cap"] = emu.gate()
+    found: list[int] = []
+
+    def watch(p: fal_client.Progress) -> None:
+        if p.limit <= 3 and not found:
+            found.append(p.limit)
+            work.gates["cap"].open()
+
+    emu.max_in_flight, emu.in_flight_retry_after = 3, 0.01
+    try:
+        inputs = [{"i": i, "gate": "cap"} for i in range(12)]
+        results = mode.collect("map", WORK_APP, inputs, concurrency=8, on_progress=watch)
+    finally:
+        emu.max_in_flight, emu.in_flight_retry_after = None, 1.0
+    assert results == [{"i": i, "out": f"result-{i}"} for i in range(12)]
+    assert submits(emu) == 12 and work.duplicates() == {}
+    assert 1 <= found[0] <= 3

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import fal_client
 from fal_client._cli import main
+from fal_client.testing import Emulator
 
 
 def test_demo_runs_a_batch_downloads_images_and_summarises(
@@ -138,6 +140,31 @@ def test_status_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     # Through the command line: an unknown request on the emulator is a 404 (exit 1), and a
     # submitted one prints its status as JSON.
     assert main(["status", "--emulator", "fal-ai/echo", "unknown-request"]) == 1
+
+
+def test_status_with_logs_prints_json_lines(
+    emu: Emulator,
+    client_options: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with fal_client.SyncClient(**client_options) as client:
+        handle = client.submit("test/logs", {"n": 3})
+        handle.get()
+    for name, value in emu.env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["status", "test/logs", handle.request_id, "--logs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    *logs, status = records
+    assert [entry["message"] for entry in logs] == ["step 0", "step 1", "step 2"]
+    assert all({"level", "source", "timestamp"} <= set(entry) for entry in logs)
+    assert status["status"] == "COMPLETED" and "logs" not in status
+    assert status["error"] is None
+
+    # Without --logs: the status alone, as one (indented) JSON document.
+    assert main(["status", "test/logs", handle.request_id]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "COMPLETED"
 
 
 @pytest.mark.parametrize(

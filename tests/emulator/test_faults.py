@@ -270,3 +270,33 @@ def test_a_plan_limit_refuses_work_past_max_in_flight(emulator: Emulator) -> Non
         emulator.max_in_flight = None
     with pytest.raises(ValueError, match="max_in_flight"):
         emulator.max_in_flight = 0
+
+
+async def test_a_plan_limit_holds_when_submits_arrive_together(emulator: Emulator) -> None:
+    # Sixteen submits at once against a limit of three: exactly three are accepted. (The check
+    # used to come before the body was read, an await that let every submit pass it before the
+    # first job was counted: a semaphore loop of 32 ran 32 jobs on a plan of 8.)
+    emulator.reset()
+    _register_hold_app(emulator)
+    gate = HOLD_GATES["together"] = emulator.gate()
+    emulator.max_in_flight = 3
+    try:
+        limits = httpx.Limits(max_connections=16)
+        headers = {"Authorization": f"Key {emulator.key}"}
+        async with httpx.AsyncClient(
+            base_url=emulator.url, headers=headers, timeout=10, limits=limits
+        ) as http:
+            codes: List[int] = []
+
+            async def submit() -> None:
+                response = await http.post("/queue/cap/hold", json={"gate": "together"})
+                codes.append(response.status_code)
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(16):
+                    tg.start_soon(submit)
+        assert sorted(codes) == [200] * 3 + [429] * 13
+        assert len(emulator.jobs()) == 3
+    finally:
+        gate.open()
+        emulator.max_in_flight = None
