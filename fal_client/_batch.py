@@ -56,7 +56,14 @@ from ._aimd import AdaptiveLimit
 from ._budget import Budget, open_budget
 from ._endpoints import join_path, parse_app_id
 from ._errors import FalClientTimeoutError, RateLimitError
-from ._manifest import Entry, ManifestError, ManifestWriter, check_input, input_key
+from ._manifest import (
+    Entry,
+    ManifestError,
+    ManifestWriter,
+    check_input,
+    input_key,
+    read_entries,
+)
 from ._platform_api import Platform
 from ._queue import cancel_remotely, fetch_result
 from ._rate_signal import listening_for_answers
@@ -342,18 +349,21 @@ class _Fanout:
         when it has a budget (refused here, before the first submit, when it is over)."""
         spec = self.spec
         path = str(spec.subscribe_options.get("path") or "")
-        if self.writer is not None:
-            state = await self.writer.open(app=spec.application, path=path)
-            self.entries = state.entries
+        # Priced before the manifest is opened: a batch refused for its budget leaves no
+        # manifest behind (the same command with a larger budget then starts afresh).
         if spec.max_cost is not None:
             assert spec.platform is not None
             planned: Optional[int] = None
             if isinstance(spec.inputs, Sized):
                 # Inputs an earlier run submitted cost nothing new.
-                submitted = sum(1 for e in self.entries.values() if not _submits(e))
+                earlier = await read_entries(spec.manifest) if spec.manifest is not None else {}
+                submitted = sum(1 for e in earlier.values() if not _submits(e))
                 planned = max(len(spec.inputs) - submitted, 0)
             endpoint = join_path(parse_app_id(spec.application), path)
             self.budget = await open_budget(spec.platform, endpoint, spec.max_cost, planned)
+        if self.writer is not None:
+            state = await self.writer.open(app=spec.application, path=path)
+            self.entries = state.entries
 
     async def aclose(self) -> None:
         """Close the manifest and the result stream (after the producer side is over)."""

@@ -75,6 +75,19 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _cost(text: str) -> float:
+    """An argparse type: an amount of money >= 0 (``--max-cost``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an amount like 25 or 2.5, got {text!r}"
+        ) from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be an amount >= 0, got {text!r}")
+    return value
+
+
 def _count(text: str) -> int:
     """An argparse type: a whole number >= 1."""
     try:
@@ -596,32 +609,43 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
         )
     if ns.resume:
         await anyio.to_thread.run_sync(_check_resumable, ns, manifest, inputs)
-    failed = 0
+    if ns.dry_run:
+        async with _client(ns) as client:
+            return await _dry_run(ns, client, inputs)
+    failed = over_budget = 0
     stopped_for: Optional[BaseException] = None
     fail_fast = _FailFast() if not ns.keep_going else None
     started = time.monotonic()
     # The output is rewritten in full on every run: results of earlier runs come back from
     # the manifest, so OUT.jsonl always ends up with one line per input. Each line is flushed
-    # as it is written, so the file can be followed (tail -f) while the batch runs.
-    async with _client(ns) as client, open_file(ns.output, "w") as out:
-        durable = _is_regular_file(out.wrapped)
+    # as it is written, so the file can be followed (tail -f) while the batch runs. It is
+    # opened only once the map has started: a batch refused at its start (over --max-cost, a
+    # manifest of another batch) leaves an earlier run's output as it was.
+    async with _client(ns) as client:
         with _ProgressView(len(inputs), ns.app, ns.progress) as view:
-            async with client.map(
-                ns.app,
-                inputs,
-                concurrency=ns.concurrency,
-                ordered=False,
-                return_exceptions=True,
-                on_progress=view.update,
-                client_timeout=ns.timeout,
-                manifest=manifest,
-            ) as batch:
+            async with (
+                client.map(
+                    ns.app,
+                    inputs,
+                    concurrency=ns.concurrency,
+                    ordered=False,
+                    return_exceptions=True,
+                    on_progress=view.update,
+                    client_timeout=ns.timeout,
+                    manifest=manifest,
+                    validate=ns.validate,
+                    max_cost=ns.max_cost,
+                ) as batch,
+                open_file(ns.output, "w") as out,
+            ):
+                durable = _is_regular_file(out.wrapped)
                 async for item in batch:
                     record: dict[str, Any] = {"index": item.index, "request_id": item.request_id}
                     if item.ok:
                         record["result"] = item.result
                     else:
                         failed += 1
+                        over_budget += isinstance(item.error, BudgetExceededError)
                         record["error"] = str(item.error)
                         record["error_type"] = type(item.error).__name__
                     # Durable before the loop asks for the next result, which is when the map
@@ -645,12 +669,59 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
         f"{len(inputs) - failed} done, {failed} failed in {elapsed:.2f}s; results in {ns.output}",
         file=sys.stderr,
     )
+    if over_budget:
+        print(
+            f"fal-client: stopped submitting at --max-cost {ns.max_cost:g}: {over_budget} "
+            "inputs were not sent; run the same command with --resume and a larger --max-cost "
+            "to do them (nothing done is paid for twice)",
+            file=sys.stderr,
+        )
+        return 2
     if failed:
         print(
             f"fal-client: {failed} of {len(inputs)} inputs failed (see 'error' in {ns.output})",
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+#: How many refused inputs ``batch --dry-run`` shows (all are counted).
+DRY_RUN_SHOWN = 10
+
+
+async def _dry_run(ns: argparse.Namespace, client: AsyncClient, inputs: list[Any]) -> int:
+    """``batch --dry-run``: check every input and price the batch; submit and write nothing."""
+    report: dict[str, Any] = {"app": ns.app, "inputs": len(inputs)}
+    refused: list[dict[str, Any]] = []
+    report["validated"] = False
+    if ns.validate:
+        try:
+            schema = await client.platform.schema(ns.app)
+        except FalClientError as exc:
+            report["validation_skipped"] = f"{type(exc).__name__}: {exc}"
+        else:
+            report["validated"] = True
+            for index, arguments in enumerate(inputs):
+                problems = schema.problems(arguments)
+                if problems:
+                    refused.append({"index": index, "problems": [str(p) for p in problems]})
+    report["invalid"] = len(refused)
+    report["first_invalid"] = refused[:DRY_RUN_SHOWN]
+    try:
+        estimate = await client.platform.estimate({ns.app: len(inputs)})
+    except FalClientError as exc:
+        report["estimate"] = None
+        report["estimate_error"] = f"{type(exc).__name__}: {exc}"
+        over_budget = ns.max_cost is not None  # a budget that cannot be checked is not kept
+    else:
+        report["estimate"] = {"total_cost": estimate.total_cost, "currency": estimate.currency}
+        over_budget = ns.max_cost is not None and estimate.total_cost > ns.max_cost
+    if ns.max_cost is not None:
+        report["max_cost"] = ns.max_cost
+        report["within_budget"] = not over_budget
+    _print_json(report)
+    print("dry run: nothing was submitted and no file was written", file=sys.stderr)
+    return 2 if refused or over_budget else 0
 
 
 def _cmd_emulator(ns: argparse.Namespace) -> int:
@@ -786,6 +857,27 @@ def build_parser() -> argparse.ArgumentParser:
         "for a reason that fails every input (a rejected key, an unknown app, no server)",
     )
     p.add_argument("--timeout", type=_seconds, default=None, help="per-job limit in seconds")
+    p.add_argument(
+        "--validate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="check each input against the app's input schema before submitting it "
+        "(default; an input it refuses fails unsent; --no-validate sends every input unchecked)",
+    )
+    p.add_argument(
+        "--max-cost",
+        type=_cost,
+        default=None,
+        metavar="USD",
+        help="refuse to start if the platform API's estimate is over USD, and stop submitting "
+        "once what was started would exceed it (the rest can be done later with --resume)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check every input and print the estimate as JSON; submit and write nothing "
+        "(exit 2 when an input is refused or the estimate is over --max-cost)",
+    )
     p.add_argument(
         "--progress",
         choices=PROGRESS_MODES,

@@ -152,6 +152,16 @@ def check_input(entry: Optional[Entry], index: int, key: str, *, source: str) ->
         )
 
 
+async def read_entries(path: Union[str, os.PathLike[str]]) -> dict[int, Entry]:
+    """What a manifest file records, by input index, without opening it for writing (``{}``
+    when there is no such file)."""
+    try:
+        data = await anyio.Path(path).read_bytes()
+    except FileNotFoundError:
+        return {}
+    return parse_manifest(data, source=str(path)).entries
+
+
 class ManifestWriter:
     """Appends records to a manifest with group-committed fsyncs, off the event loop.
 
@@ -273,4 +283,5 @@ __all__ = [
     "check_input",
     "input_key",
     "parse_manifest",
+    "read_entries",
 ]

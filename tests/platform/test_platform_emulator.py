@@ -176,3 +176,47 @@ def test_cli_types_writes_a_module_and_never_replaces_a_foreign_file(
     proc = cli(emu, "types", APP, "-o", str(foreign), cwd=tmp_path)
     assert proc.returncode == 2 and "not written by fal-client types" in proc.stderr
     assert foreign.read_text() == "print('my code')\n"
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def test_batch_dry_run_checks_and_prices_without_sending(emu: Emulator, tmp_path: Path) -> None:
+    inputs, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(inputs, [{"prompt": "a"}, {"prompt": "b", "style": "oil"}, {"prompt": "c"}])
+    proc = cli(emu, "batch", APP, str(inputs), "-o", str(out), "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["inputs"] == 3 and report["validated"] and report["invalid"] == 1
+    assert report["first_invalid"][0]["index"] == 1
+    assert "$.style" in report["first_invalid"][0]["problems"][0]
+    assert report["estimate"] == {"total_cost": 0.75, "currency": "USD"}
+    assert emu.jobs() == [] and not out.exists() and list(tmp_path.iterdir()) == [inputs]
+
+
+def test_batch_over_max_cost_is_refused_and_leaves_the_output_alone(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    inputs, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(inputs, [{"prompt": str(i)} for i in range(8)])
+    out.write_text("results of an earlier run\n")
+    proc = cli(emu, "batch", APP, str(inputs), "-o", str(out), "--max-cost", "1.5", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "BudgetExceededError" in proc.stderr and "estimated at 2 USD" in proc.stderr
+    assert emu.jobs() == []
+    assert out.read_text() == "results of an earlier run\n"
+    proc = cli(emu, "batch", APP, str(inputs), "-o", str(out), "--max-cost", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(emu.jobs()) == 8
+
+
+def test_batch_validates_each_input_by_default(emu: Emulator, tmp_path: Path) -> None:
+    inputs, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(inputs, [{"prompt": "a"}, {"prompt": 7}, {"prompt": "c"}])
+    proc = cli(emu, "batch", APP, str(inputs), "-o", str(out), "--progress", "none", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = sorted((json.loads(x) for x in out.read_text().splitlines()), key=lambda r: r["index"])
+    assert lines[1]["error_type"] == "InputValidationError" and lines[1]["request_id"] is None
+    assert "result" in lines[0] and "result" in lines[2]
+    assert len(emu.jobs()) == 2
