@@ -24,6 +24,7 @@ import anyio
 
 from ._asyncfile import open_file
 from ._batch import BatchResult, Progress
+from ._cli_args import cost, count, port, seconds
 from ._cli_platform import CommandBody
 from ._cli_platform import add_commands as add_platform_commands
 from ._client import AsyncClient
@@ -62,52 +63,6 @@ def _parse_value(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def _seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds > 0 (argparse names the flag on error)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
-    return value
-
-
-def _cost(text: str) -> float:
-    """An argparse type: an amount of money >= 0 (``--max-cost``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an amount like 25 or 2.5, got {text!r}"
-        ) from None
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be an amount >= 0, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    """An argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    """An argparse type: a TCP port (0 picks a free one)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {text!r}")
-    return value
 
 
 def _arguments(ns: argparse.Namespace) -> dict[str, Any]:
@@ -780,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_emulator(sub.add_parser("subscribe", help="queue a job, wait, print its result"))
     with_inputs(p)
     p.add_argument(
-        "--timeout", type=_seconds, default=None, help="give up (and cancel) after SECONDS"
+        "--timeout", type=seconds, default=None, help="give up (and cancel) after SECONDS"
     )
     p.add_argument(
         "--quiet", action="store_true", help="do not show the queue position and logs on stderr"
@@ -842,7 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", help="JSONL file, one argument object per line")
     p.add_argument("-o", "--output", required=True, help="JSONL file to write results to")
     p.add_argument(
-        "-c", "--concurrency", type=_count, default=16, help="most jobs in flight (default 16)"
+        "-c", "--concurrency", type=count, default=16, help="most jobs in flight (default 16)"
     )
     p.add_argument(
         "--resume",
@@ -856,7 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"try every input even when the first {FAIL_FAST_AFTER} all fail the same way "
         "for a reason that fails every input (a rejected key, an unknown app, no server)",
     )
-    p.add_argument("--timeout", type=_seconds, default=None, help="per-job limit in seconds")
+    p.add_argument("--timeout", type=seconds, default=None, help="per-job limit in seconds")
     p.add_argument(
         "--validate",
         action=argparse.BooleanOptionalAction,
@@ -866,7 +821,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-cost",
-        type=_cost,
+        type=cost,
         default=None,
         metavar="USD",
         help="refuse to start if the platform API's estimate is over USD, and stop submitting "
@@ -886,9 +841,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_cmd_batch)
     p = sub.add_parser("demo", help="batch ~200 prompts through the embedded emulator")
-    p.add_argument("-n", "--count", type=_count, default=200, help="prompts (default 200)")
+    p.add_argument("-n", "--count", type=count, default=200, help="prompts (default 200)")
     p.add_argument(
-        "-c", "--concurrency", type=_count, default=32, help="jobs in flight (default 32)"
+        "-c", "--concurrency", type=count, default=32, help="jobs in flight (default 32)"
     )
     p.add_argument(
         "-o", "--out", default="fal-demo-out", help="folder for the images (default fal-demo-out)"
@@ -897,7 +852,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("emulator", help="serve the fal emulator until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument(
-        "--port", type=_port, default=8000, help="port to listen on (default 8000; 0: any free)"
+        "--port", type=port, default=8000, help="port to listen on (default 8000; 0: any free)"
     )
     p.add_argument(
         "--key", default=None, help="the API key clients must send (default: a fixed one)"

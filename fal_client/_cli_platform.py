@@ -9,52 +9,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 from collections.abc import Awaitable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 import anyio
 
+from ._cli_args import count, moment
 from ._client import AsyncClient
-from ._platform import HistoryItem, parse_time
+from ._platform import HistoryItem
 from ._platform_api import HISTORY_STATUSES
 
-__all__ = ["CommandBody", "add_commands", "parse_moment"]
+__all__ = ["CommandBody", "add_commands"]
 
 #: A command's body: it gets the parsed flags and an open client, and returns the exit code.
 CommandBody = Callable[[argparse.Namespace, AsyncClient], Awaitable[int]]
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_moment(text: str) -> Union[datetime, timedelta]:
-    """An argparse type for ``--since``/``--until``: ``90m``, ``24h``, ``7d`` (that long ago)
-    or an ISO 8601 time (``2026-11-30`` or ``2026-11-30T12:00:00Z``; UTC when no offset)."""
-    match = _DURATION.match(text)
-    if match:
-        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-    moment = parse_time(text if "T" in text or " " in text else f"{text}T00:00:00")
-    if moment is None:
-        raise argparse.ArgumentTypeError(
-            f"expected a duration like 24h or 7d, or an ISO time like 2026-11-30T12:00:00Z, "
-            f"got {text!r}"
-        )
-    return moment
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
 
 
 def _print_line(value: Any) -> None:
@@ -198,7 +170,7 @@ def add_commands(
         )
     )
     p.add_argument("endpoints", nargs="+", metavar="ENDPOINT", help="endpoint id(s)")
-    p.add_argument("--calls", type=_limit, default=None, help="estimate the cost of N calls")
+    p.add_argument("--calls", type=count, default=None, help="estimate the cost of N calls")
     p.set_defaults(handler=handler(_price))
 
     p = with_emulator(
@@ -212,15 +184,15 @@ def add_commands(
     p.add_argument("endpoint", metavar="ENDPOINT", help="endpoint id, e.g. fal-ai/flux/dev")
     p.add_argument(
         "--since",
-        type=parse_moment,
+        type=moment,
         default=None,
         help="earliest request: a duration ago (24h, 7d) or an ISO time (default: fal's, 24h)",
     )
-    p.add_argument("--until", type=parse_moment, default=None, help="latest request (as --since)")
+    p.add_argument("--until", type=moment, default=None, help="latest request (as --since)")
     p.add_argument("--status", choices=HISTORY_STATUSES, default=None, help="only these requests")
     p.add_argument("--request-id", default=None, help="only this request")
     p.add_argument("--payloads", action="store_true", help="include each input and output")
-    p.add_argument("--limit", type=_limit, default=None, help="print at most N requests")
+    p.add_argument("--limit", type=count, default=None, help="print at most N requests")
     p.set_defaults(handler=handler(_history))
 
     p = with_emulator(

@@ -43,6 +43,7 @@ CLIENT_LAYER = {
     "fal_client._module_api",
     "fal_client._defaults",
     "fal_client._cli",
+    "fal_client._cli_args",
     "fal_client._cli_platform",
     "fal_client.client",
     "fal_client.auth",
