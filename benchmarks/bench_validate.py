@@ -73,7 +73,19 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
                 before = SCHEMAS.fetches
                 validated.append(await one(client, True))
                 fetches.append(SCHEMAS.fetches - before)
-        return {"plain": plain, "validated": validated, "fetches": fetches}
+            # The check alone, without the map around it: its CPU per input bounds what
+            # validation can add, whatever the noise of the rounds above.
+            schema = await client.platform.schema(APP)
+            started = time.perf_counter()
+            for arguments in inputs:
+                assert not schema.problems(arguments)
+            check_seconds = (time.perf_counter() - started) / n
+        return {
+            "plain": plain,
+            "validated": validated,
+            "fetches": fetches,
+            "check_seconds": check_seconds,
+        }
 
     return anyio.run(main)
 
@@ -141,6 +153,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"  plain           median {plain * 1000:8.1f} ms  ({n / plain:6.0f} jobs/s)")
     print(f"  validate=True   median {validated * 1000:8.1f} ms  ({n / validated:6.0f} jobs/s)")
     print(f"  overhead        {overhead * 100:+.1f}%  (target < {OVERHEAD_TARGET * 100:.0f}%)")
+    check = result["check_seconds"]
+    print(
+        f"  the check alone {check * 1e6:.1f} us per input = "
+        f"{check * n / plain * 100:.2f}% of the plain map's wall time"
+    )
     print(
         f"  schema fetches  {result['fetches']} per validated round (client's count); "
         f"{model_requests} /api/v1/models requests for {rounds} rounds (emulator's log)"
