@@ -220,3 +220,25 @@ def test_batch_validates_each_input_by_default(emu: Emulator, tmp_path: Path) ->
     assert lines[1]["error_type"] == "InputValidationError" and lines[1]["request_id"] is None
     assert "result" in lines[0] and "result" in lines[2]
     assert len(emu.jobs()) == 2
+
+
+def test_model_lookup_and_search(mode: Driver) -> None:
+    if mode.is_sync:
+        platform: Any = mode.sync_client().platform
+        model = platform.model(APP)
+        found = [m.endpoint_id for m in platform.search_models("painter", page_size=1)]
+        with pytest.raises(fal_client.UnknownEndpointError):
+            platform.model("test/no-such-app")
+    else:
+
+        async def read(client: fal_client.AsyncClient) -> Any:
+            model = await client.platform.model(APP)
+            found = [m.endpoint_id async for m in client.platform.search_models("painter")]
+            with pytest.raises(fal_client.UnknownEndpointError):
+                await client.platform.model("test/no-such-app")
+            return model, found
+
+        model, found = mode._run_async(read)
+    assert model.endpoint_id == APP and model.openapi is not None
+    assert model.status == "active"
+    assert found == [APP]
