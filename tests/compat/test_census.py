@@ -932,7 +932,8 @@ METERING_DIFFERS = pytest.mark.xfail(
     reason=(
         "known difference (docs/migration.md): a sync call runs the AsyncClient method in the "
         "portal, so wrapping both classes sees it twice, and subscribe/result/status do not "
-        "pass through submit/get_handle/get; fixed when the clients delegate to resources (#13)"
+        "pass through submit/get_handle/get (the sync client should call the resources, not "
+        "AsyncClient's methods, and subscribe pass through submit/get: the open item of #12)"
     ),
 )
 
