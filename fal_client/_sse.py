@@ -1,7 +1,9 @@
 """A server-sent-events decoder: feed it lines, get events. Pure, no I/O.
 
 Follows the WHATWG event-stream rules that matter to fal: ``data:`` lines join with newlines, a
-blank line dispatches, comments (``:``) are ignored, ``event``/``id``/``retry`` are kept.
+blank line dispatches, comments (``:``) are ignored, ``event``/``id``/``retry`` are kept. An
+event whose blank line never came before the stream ended is dropped, per the spec: nothing
+needs to be flushed at the end.
 """
 
 from __future__ import annotations
@@ -62,11 +64,6 @@ class SSEDecoder:
             self._id = value
         elif name == "retry" and value.isdigit():
             self._retry = int(value)
-        return None
-
-    def flush(self) -> Optional[ServerSentEvent]:
-        """At end of stream: an event whose blank line never came is dropped, per the spec."""
-        self._data, self._event = [], ""
         return None
 
 
