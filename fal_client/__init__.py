@@ -47,7 +47,6 @@ from ._lifecycle import (
     StorageACLDecision,
     StorageACLRule,
     StorageSettings,
-    UploadOptions,
 )
 from ._module_api import (
     cancel,
@@ -91,6 +90,7 @@ from ._retry import RetryPolicy
 from ._schema_cache import EndpointSchema, SchemaUnavailableWarning
 from ._status import Completed, InProgress, Queued, Status
 from ._sync import SyncClient, SyncPlatform, SyncRequestHandle
+from ._upload_options import UploadOptions
 from ._version import __version__, version_tuple
 
 __all__ = [

@@ -23,7 +23,6 @@ from ._endpoints import Endpoints
 from ._engine import Engine
 from ._errors import MissingCredentialsError
 from ._files_api import DEFAULT_UPLOAD_OPTIONS, Files
-from ._lifecycle import UploadOptions
 from ._platform_api import Platform
 from ._queue import DEFAULT_POLL_INTERVAL, AsyncRequestHandle, Queue
 from ._realtime import AsyncRealtimeConnection, AsyncWebSocketConnection
@@ -35,6 +34,7 @@ from ._status import Status
 from ._transport import Timeouts, Transport
 from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
 from ._upload import Lifecycle
+from ._upload_options import UploadOptions
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",

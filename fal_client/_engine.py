@@ -16,9 +16,9 @@ import anyio
 
 from ._endpoints import Endpoints, origin_of
 from ._errors import UnexpectedResponseError
-from ._lifecycle import UploadOptions
 from ._transport import Transport
 from ._upload import CDNTokenCache
+from ._upload_options import UploadOptions
 
 __all__ = ["STATUS_STREAM_OFF_SECONDS", "Engine", "StatusStreamSupport", "decode_json"]
 

@@ -19,8 +19,9 @@ from . import _validate as check
 from ._download import download, download_all
 from ._encoding import check_content_type, guess_content_type, image_bytes, read_file_checked
 from ._engine import Engine
-from ._lifecycle import UploadOptions, lifecycle_payload, normalize_repositories
+from ._lifecycle import lifecycle_payload, normalize_repositories
 from ._upload import Lifecycle, UploadRequest, bytes_request, upload
+from ._upload_options import UploadOptions
 from ._upload_source import FileSource
 
 T = TypeVar("T")

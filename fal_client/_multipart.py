@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ._endpoints import cdn_multipart_part, signed_multipart_part
 from ._errors import UnexpectedResponseError
-from ._lifecycle import plan_parts
 from ._tasks import until_first_failure
+from ._upload_options import plan_parts
 from ._upload_source import ProgressReporter, RangeBody, UploadSource
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from typing_extensions import Self
 from . import _app_context
 from ._client import AsyncClient, AsyncRequestHandle, RefusedPrivateClient
 from ._endpoints import Endpoints
-from ._lifecycle import UploadOptions
 from ._portal import Portal
+from ._upload_options import UploadOptions
 
 Relay = Callable[..., Awaitable[None]]
 

@@ -28,12 +28,8 @@ import anyio
 from . import _multipart as multipart
 from ._endpoints import cdn_upload
 from ._errors import FalClientError, UnexpectedResponseError
-from ._lifecycle import (
-    StorageSettings,
-    UploadOptions,
-    lifecycle_headers,
-    lifecycle_payload,
-)
+from ._lifecycle import StorageSettings, lifecycle_headers, lifecycle_payload
+from ._upload_options import UploadOptions
 from ._upload_source import (
     BytesSource,
     ProgressCallback,

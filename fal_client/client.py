@@ -49,7 +49,6 @@ from ._lifecycle import (
     StorageACLDecision,
     StorageACLRule,
     StorageSettings,
-    UploadOptions,
 )
 from ._realtime import OPEN_TIMEOUT_SECONDS, AsyncRealtimeConnection, RealtimeConnection
 from ._realtime_protocol import (
@@ -64,6 +63,7 @@ from ._status import Completed, InProgress, Queued, Status
 from ._sync import SyncClient, SyncRequestHandle
 from ._transport import USER_AGENT
 from ._upload import CDNToken
+from ._upload_options import UploadOptions
 from .auth import (
     FAL_QUEUE_RUN_HOST,
     FAL_RUN_HOST,

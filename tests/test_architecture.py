@@ -20,6 +20,7 @@ PROTOCOL = {
     "fal_client._headers",
     "fal_client._input_check",
     "fal_client._lifecycle",
+    "fal_client._upload_options",
     "fal_client._openapi_schemas",
     "fal_client._platform",
     "fal_client._realtime_protocol",

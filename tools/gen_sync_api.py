@@ -163,7 +163,6 @@ from typing import Any, Callable, Literal, Optional, Union
 
 from ._batch import Progress
 from ._client import AnyJSON, AsyncClient, OnEnqueue, OnQueueUpdate, Priority
-from ._lifecycle import UploadOptions
 from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
 from ._platform_api import HistoryStatus, Platform
 from ._portal import Portal, SyncIterator
@@ -180,6 +179,7 @@ from ._sync_base import (
     relayed,
 )
 from ._upload import Lifecycle
+from ._upload_options import UploadOptions
 
 __all__ = ["SyncClient", "SyncPlatform", "SyncRequestHandle"]
 

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fal_client._lifecycle import MAX_PARTS, normalize_repositories, plan_parts
+from fal_client._lifecycle import normalize_repositories
 from fal_client._multipart import complete, signed_target, upload_parts
+from fal_client._upload_options import MAX_PARTS, plan_parts
 from fal_client._upload_source import BytesSource, ProgressReporter
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
