@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from ._errors import FalClientError
+from ._errors import FalClientError, describe_exception
 
 __all__ = [
     "DEFAULT_JWKS_URL",
@@ -326,8 +326,9 @@ def _store(url: str, status: int, content: bytes) -> _Entry:
 
 
 def _fetch_failed(url: str, exc: Exception) -> WebhookVerificationError:
+    # The one description of a network error (the TLS reason included, under trio too).
     return WebhookVerificationError(
-        "jwks_unavailable", f"could not fetch the JWKS {url}: {type(exc).__name__}: {exc}"
+        "jwks_unavailable", f"could not fetch the JWKS {url}: {describe_exception(exc)}"
     )
 
 
