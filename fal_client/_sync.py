@@ -421,6 +421,7 @@ class SyncClient(SyncClientBase):
         headers: Optional[Mapping[str, str]] = None,
         start_timeout: Optional[float] = None,
         validate: bool = False,
+        recover_lost_submit: bool = False,
     ) -> SyncRequestHandle:
         """Put a job in fal's queue and return its handle at once.
 
@@ -437,10 +438,17 @@ class SyncClient(SyncClientBase):
                 platform API, cached) first, and raise ``InputValidationError`` listing every
                 problem instead of sending them; when no schema can be had, warn once
                 (``SchemaUnavailableWarning``) and send them unchecked.
+            recover_lost_submit: when the submit's answer is lost, look its job up in the
+                request history (platform API) instead of raising at once: found, the handle
+                of that job is returned as if the submit had answered; proved never created,
+                the submit is sent again; undecided (two requests with this input in the
+                window, not listed in time, the history unreadable), ``SubmitNotRecoveredError``
+                is raised, nothing re-sent. See docs/reliability.md for what proves what.
 
         If the caller is cancelled while the submit is in flight, the submit is completed and
         the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
-        re-sent (``SubmitNotConfirmedError``).
+        re-sent (``SubmitNotConfirmedError``) unless the request history proves it created no
+        job (``recover_lost_submit``).
         """
         return SyncRequestHandle(
             self._portal.call(
@@ -455,6 +463,7 @@ class SyncClient(SyncClientBase):
                     headers=caller_headers(headers),
                     start_timeout=start_timeout,
                     validate=validate,
+                    recover_lost_submit=recover_lost_submit,
                 )
             ),
             self._portal,
@@ -477,6 +486,7 @@ class SyncClient(SyncClientBase):
         client_timeout: Optional[float] = None,
         webhook_url: Optional[str] = None,
         validate: bool = False,
+        recover_lost_submit: bool = False,
     ) -> AnyJSON:
         """Submit a job, wait for it, and return its result.
 
@@ -488,7 +498,8 @@ class SyncClient(SyncClientBase):
             client_timeout: total deadline in seconds; on expiry the job is cancelled and
                 ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
 
-        The other arguments are as for ``submit``.
+        The other arguments are as for ``submit`` (``recover_lost_submit``: a lost submit
+        answer is looked up in the request history; see ``submit``).
 
         Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
         """
@@ -510,6 +521,7 @@ class SyncClient(SyncClientBase):
                     client_timeout=client_timeout,
                     webhook_url=webhook_url,
                     validate=validate,
+                    recover_lost_submit=recover_lost_submit,
                 )
             )
 
@@ -529,6 +541,7 @@ class SyncClient(SyncClientBase):
                 client_timeout=client_timeout,
                 webhook_url=webhook_url,
                 validate=validate,
+                recover_lost_submit=recover_lost_submit,
             )
 
         return self._portal.call_with_callbacks(make)

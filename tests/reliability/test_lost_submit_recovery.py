@@ -1,0 +1,236 @@
+"""A lost submit answer looked up in the request history (``recover_lost_submit``).
+
+Each test drives the emulator: a fault drops the answer (``reset_after_submit``: the job exists)
+or the request (``reset_before``: no job), and the history's options decide what it can prove.
+The app records which input each job ran, so "exactly one job per input" is counted, not
+assumed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import fal_client
+from fal_client import RetryPolicy
+from fal_client.testing import AppContext, Emulator, Gate
+from tests.conftest import Driver
+
+FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, max_attempts=4)
+APP = "rec/count"
+HELD = "rec/held"
+
+
+class Seen:
+    """What each job of the apps ran (request id -> input ``i``), across threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_request: dict[str, Any] = {}
+        self.gates: dict[str, Gate] = {}
+
+    def add(self, request_id: str, i: Any) -> None:
+        with self.lock:
+            self.by_request[request_id] = i
+
+    def per_input(self) -> Counter[Any]:
+        with self.lock:
+            return Counter(self.by_request.values())
+
+
+SEEN = Seen()
+
+
+@pytest.fixture(scope="module")
+def recovery_emulator() -> Iterator[Emulator]:
+    emu = Emulator(builtin_apps=False)
+
+    @emu.app(APP, workers=64)
+    async def count(arguments: dict[str, Any], ctx: AppContext) -> dict[str, Any]:
+        SEEN.add(ctx.request_id, arguments.get("i"))
+        return {"i": arguments.get("i"), "request_id": ctx.request_id}
+
+    @emu.app(HELD, workers=8)
+    async def held(arguments: dict[str, Any], ctx: AppContext) -> dict[str, Any]:
+        SEEN.add(ctx.request_id, arguments.get("i"))
+        await SEEN.gates[arguments["gate"]].wait()
+        return {"i": arguments.get("i"), "request_id": ctx.request_id}
+
+    with emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(recovery_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    recovery_emulator.reset()
+    SEEN.by_request.clear()
+    # The emulator and the client share one clock: a small margin keeps the tests quick.
+    monkeypatch.setattr("fal_client._reconcile.CLOCK_SKEW", timedelta(seconds=0.05))
+    monkeypatch.setattr("fal_client._recovery.FIRST_LOOK", 0.02)
+    monkeypatch.setattr("fal_client._recovery.LAST_LOOK", 0.2)
+    yield recovery_emulator
+    recovery_emulator.reset()
+    recovery_emulator.history_lag = 0.0
+    recovery_emulator.history_lists_pending = False
+
+
+@pytest.fixture
+def client_options(emu: Emulator) -> dict[str, Any]:
+    env = emu.env
+    return {
+        "key": env["FAL_KEY"],
+        "queue_url": env["FAL_QUEUE_URL"],
+        "run_url": env["FAL_RUN_URL"],
+        "rest_url": env["FAL_REST_URL"],
+        "api_url": env["FAL_API_URL"],
+        "retry": FAST,
+    }
+
+
+@pytest.fixture
+def bound(monkeypatch: pytest.MonkeyPatch) -> float:
+    """A short recovery bound for the tests that end undecided."""
+    monkeypatch.setattr("fal_client._recovery.RECOVERY_SECONDS", 1.0)
+    return 1.0
+
+
+def history_queries(emu: Emulator) -> int:
+    return sum(1 for r in emu.requests() if r.operation == "history")
+
+
+def submits(emu: Emulator) -> int:
+    # By method and path: a request reset before it was handled has no operation recorded.
+    return sum(1 for r in emu.requests() if r.method == "POST" and r.path.startswith("/queue/"))
+
+
+def test_a_lost_answer_is_found_and_its_result_delivered(mode: Driver, emu: Emulator) -> None:
+    emu.faults("reset_after_submit", operation="submit", count=1)
+    result = mode.call("subscribe", APP, {"i": 1}, recover_lost_submit=True)
+    assert result["i"] == 1
+    assert len(emu.jobs()) == 1 and submits(emu) == 1  # never re-sent
+    assert result["request_id"] == emu.jobs()[0].request_id
+    assert SEEN.per_input() == {1: 1}
+    assert history_queries(emu) >= 1
+
+
+def test_submit_returns_the_found_jobs_handle(mode: Driver, emu: Emulator) -> None:
+    emu.faults("reset_after_submit", operation="submit", count=1)
+    handle = mode.call("submit", APP, {"i": 2}, recover_lost_submit=True)
+    assert handle.request_id == emu.jobs()[0].request_id
+    assert len(emu.jobs()) == 1
+
+
+def test_without_the_option_a_lost_answer_is_not_looked_up(mode: Driver, emu: Emulator) -> None:
+    emu.faults("reset_after_submit", operation="submit", count=1)
+    with pytest.raises(fal_client.SubmitNotConfirmedError) as info:
+        mode.call("subscribe", APP, {"i": 3})
+    assert not isinstance(info.value, fal_client.SubmitNotRecoveredError)
+    assert history_queries(emu) == 0 and len(emu.jobs()) == 1
+
+
+def test_a_submit_that_answers_asks_the_history_nothing(mode: Driver, emu: Emulator) -> None:
+    assert mode.call("subscribe", APP, {"i": 4}, recover_lost_submit=True)["i"] == 4
+    assert history_queries(emu) == 0
+
+
+def test_a_lagging_history_is_waited_for(mode: Driver, emu: Emulator) -> None:
+    emu.history_lag = 0.5  # finished-only: the job is listed only 0.5 s after it ended
+    emu.faults("reset_after_submit", operation="submit", count=1)
+    assert mode.call("subscribe", APP, {"i": 5}, recover_lost_submit=True)["i"] == 5
+    assert len(emu.jobs()) == 1
+    assert history_queries(emu) >= 2  # looked before the lag passed, and again after
+
+
+def test_a_request_proved_never_made_is_sent_again_once(
+    mode: Driver, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One clock, no margin: a request sent after the first look is after the window's end.
+    monkeypatch.setattr("fal_client._reconcile.CLOCK_SKEW", timedelta(0))
+    emu.history_lists_pending = True
+    gate = emu.gate()
+    SEEN.gates["g"] = gate
+    emu.faults("reset_before", operation="submit", count=1)
+
+    def other_traffic() -> None:
+        # Once the lookup has looked (and found nothing), another request of the endpoint is
+        # sent, after the lost one's window: the history has then caught up past it.
+        emu.wait_until(lambda: history_queries(emu) >= 1)
+        with fal_client.SyncClient(**client_options_of(emu)) as other:
+            other.submit(HELD, {"i": "other", "gate": "g"})
+        # The lookup proves the first submit made nothing and sends it again.
+        emu.wait_until(lambda: len(SEEN.per_input()) >= 2)
+        gate.open()
+
+    helper = threading.Thread(target=other_traffic)
+    helper.start()
+    try:
+        result = mode.call("subscribe", HELD, {"i": 6, "gate": "g"}, recover_lost_submit=True)
+    finally:
+        gate.open()
+        helper.join(10)
+    assert result["i"] == 6
+    assert SEEN.per_input() == {6: 1, "other": 1}
+    assert submits(emu) == 3  # the lost one (no job), the other, the one re-sent
+
+
+def client_options_of(emu: Emulator) -> dict[str, Any]:
+    env = emu.env
+    return {"key": env["FAL_KEY"], "queue_url": env["FAL_QUEUE_URL"], "api_url": env["FAL_API_URL"]}
+
+
+def test_a_finished_only_history_cannot_prove_absence(
+    mode: Driver, emu: Emulator, bound: float
+) -> None:
+    mode.call("subscribe", APP, {"i": "before"})  # traffic, but nothing proves the absence
+    emu.faults("reset_before", operation="submit", count=1)
+    with pytest.raises(fal_client.SubmitNotRecoveredError) as info:
+        mode.call("subscribe", APP, {"i": 7}, recover_lost_submit=True)
+    error = info.value
+    assert isinstance(error, fal_client.SubmitNotConfirmedError)
+    assert error.reason == f"not found in the history within {bound:g} s"
+    assert error.candidates == () and error.app == APP
+    assert "answer was lost" in str(error) and "not re-sent" in str(error)
+    assert SEEN.per_input() == {"before": 1}  # nothing re-sent on a guess
+
+
+def test_two_identical_lost_submits_are_ambiguous(
+    mode: Driver, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A margin wide enough to put the three submits in one window.
+    monkeypatch.setattr("fal_client._reconcile.CLOCK_SKEW", timedelta(seconds=30))
+    # Two jobs with the same input, both answers lost: neither lookup can tell its own.
+    emu.faults("reset_after_submit", operation="submit", count=2)
+    for _ in range(2):
+        with pytest.raises(fal_client.SubmitNotConfirmedError):
+            mode.call("submit", APP, {"i": 8})
+    earlier = {j.request_id for j in emu.jobs()}
+    emu.wait_until(lambda: all(j.status == "COMPLETED" for j in emu.jobs()))
+    emu.faults("reset_after_submit", operation="submit", count=1)
+    with pytest.raises(fal_client.SubmitNotRecoveredError) as info:
+        mode.call("submit", APP, {"i": 8}, recover_lost_submit=True)
+    assert info.value.reason == "ambiguous"
+    # The two listed already, and the third's own job once it is listed too.
+    assert earlier <= set(info.value.candidates) <= {j.request_id for j in emu.jobs()}
+    assert all(c in str(info.value) for c in earlier)
+    assert submits(emu) == 3
+
+
+@pytest.mark.parametrize("fault", ["not_found", "ingress_503"])
+def test_an_unreadable_history_keeps_the_old_semantics(
+    mode: Driver, emu: Emulator, bound: float, fault: str
+) -> None:
+    emu.faults("reset_after_submit", operation="submit", count=1)
+    if fault == "not_found":
+        emu.faults("http_status", operation="history", status_code=404)
+    else:
+        emu.faults("ingress_503", operation="history")
+    with pytest.raises(fal_client.SubmitNotRecoveredError) as info:
+        mode.call("subscribe", APP, {"i": 9}, recover_lost_submit=True)
+    assert isinstance(info.value, fal_client.SubmitNotConfirmedError)
+    assert info.value.reason.startswith("history unavailable: ")
+    assert len(emu.jobs()) == 1 and submits(emu) == 1  # nothing re-sent
