@@ -319,6 +319,9 @@ class _Fanout:
         self.options = options
         self.writer = ManifestWriter(spec.manifest) if spec.manifest is not None else None
         self.entries: dict[int, Entry] = {}
+        # Every request id this map holds (from the manifest, and each submit's as it comes):
+        # a lost submit's job is none of these. Live: a lookup reads it at each look.
+        self.claimed: set[str] = set()
         self.budget: Optional[Budget] = None
         # ``done`` records of finished jobs whose result the consumer has not handled yet.
         self.unjournalled: dict[int, dict[str, Any]] = {}
@@ -345,6 +348,7 @@ class _Fanout:
         if self.writer is not None:
             state = await self.writer.open(app=spec.application, path=path)
             self.entries = state.entries
+            self.claimed.update(state.request_ids)
         if spec.max_cost is not None:
             assert spec.platform is not None
             planned: Optional[int] = None
@@ -643,12 +647,14 @@ class _Job:
             else None,
             client_timeout=fanout.client_timeout,
             retry_rate_limited_submit=False,
+            claimed=fanout.claimed,
             **fanout.options,
         )
 
     def _enqueued(self, request_id: str) -> None:
         fanout = self.fanout
         self.request_id = request_id
+        fanout.claimed.add(request_id)
         fanout.counters.submitted += 1
         fanout.admission.accepted(self.epoch)
         fanout.counters.limit = fanout.admission.limit.limit
@@ -678,7 +684,11 @@ class _Job:
         fresh = _submits(entry)
         if fresh:
             handle = await queue.submit(
-                application, self.arguments, retry_rate_limits=False, **fanout.options
+                application,
+                self.arguments,
+                retry_rate_limits=False,
+                claimed=fanout.claimed,
+                **fanout.options,
             )
         else:
             # Submitted by an earlier run: re-attach, never submit again.

@@ -642,6 +642,7 @@ class AsyncClient:
         manifest: Union[str, PathLike[str], None] = None,
         validate: bool = False,
         max_cost: Optional[float] = None,
+        recover_lost_submit: bool = True,
     ) -> MapResults:
         """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -680,6 +681,13 @@ class AsyncClient:
                 sent; then no job is submitted once what was started plus that job would exceed
                 the budget (those inputs end with ``BudgetExceededError``, unsent). Jobs a
                 manifest re-attaches to cost nothing new.
+            recover_lost_submit: when an input's submit answer is lost (the connection broke
+                after fal may have queued the job), look the job up in the request history
+                (``submit``'s option of the same name, on by default here): found, the map
+                waits for it as if the submit had answered; proved never created, the input is
+                submitted again; undecided, that input ends with ``SubmitNotRecoveredError``,
+                not re-sent. A map without lost answers asks the history nothing. With
+                ``False``, a lost answer ends the input with ``SubmitNotConfirmedError``.
 
         Raises:
             FalClientError: the first job's failure, unless ``return_exceptions``.
@@ -705,6 +713,7 @@ class AsyncClient:
             manifest=manifest,
             validate=validate,
             max_cost=max_cost,
+            recover_lost_submit=recover_lost_submit,
         )
 
     def realtime(

@@ -36,7 +36,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -79,11 +79,14 @@ class ManifestState:
     header: Optional[dict[str, Any]]
     entries: dict[int, Entry]
     valid_bytes: int
+    #: Every request id any record names (a job this manifest's runs made or cancelled).
+    request_ids: set[str] = field(default_factory=set)
 
 
 def parse_manifest(data: bytes, *, source: str = "manifest") -> ManifestState:
     """Fold the records of a manifest (no I/O). A torn final line (no newline) is ignored."""
     entries: dict[int, Entry] = {}
+    request_ids: set[str] = set()
     header: Optional[dict[str, Any]] = None
     valid = data.rfind(b"\n") + 1
     for line_no, raw in enumerate(data[:valid].splitlines(), 1):
@@ -115,6 +118,8 @@ def parse_manifest(data: bytes, *, source: str = "manifest") -> ManifestState:
         if entry.done:
             continue  # a result is final; nothing after it matters
         request_id = record.get("request_id")
+        if isinstance(request_id, str):
+            request_ids.add(request_id)
         if event == "submitted":
             entry.request_id, entry.resubmit = request_id, False
         elif event == "done":
@@ -128,7 +133,7 @@ def parse_manifest(data: bytes, *, source: str = "manifest") -> ManifestState:
             entry.request_id, entry.resubmit = request_id, True
         else:
             raise ManifestError(f"{source}:{line_no}: unknown event {event!r}")
-    return ManifestState(header, entries, valid)
+    return ManifestState(header, entries, valid, request_ids)
 
 
 def check_header(state: ManifestState, *, app: str, path: str, source: str) -> None:

@@ -12,8 +12,10 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 import fal_client
@@ -234,3 +236,106 @@ def test_an_unreadable_history_keeps_the_old_semantics(
     assert isinstance(info.value, fal_client.SubmitNotConfirmedError)
     assert info.value.reason.startswith("history unavailable: ")
     assert len(emu.jobs()) == 1 and submits(emu) == 1  # nothing re-sent
+
+
+# --- map: every result, each job once, under the fault mix ---------------------------------------
+
+#: The fault mix of benchmarks/bench_faults.py (issue 14), in its order.
+FAULT_MIX: list[tuple[str, Any, float, dict[str, Any]]] = [
+    ("ingress_503", None, 0.15, {}),
+    ("rate_limit", None, 0.05, {"retry_after": 1}),
+    ("reset_after_submit", "submit", 0.03, {}),
+    ("sse_cut", "status_stream", 0.10, {"after_events": 1}),
+    ("status_500", "status", 0.05, {}),
+]
+PATIENT = RetryPolicy(base_delay=0.02, max_delay=0.2, max_attempts=8)
+
+
+def run_map(mode: str, options: dict[str, Any], inputs: list[Any], **kwargs: Any) -> list[Any]:
+    """``map(APP, inputs, ...)`` in ``mode``; the ``BatchResult``s in completion order."""
+    if mode == "sync":
+        with fal_client.SyncClient(**options) as client:
+            with client.map(APP, inputs, **kwargs) as results:
+                return list(results)
+
+    async def main() -> list[Any]:
+        async with fal_client.AsyncClient(**options) as client:
+            with anyio.fail_after(60):
+                async with client.map(APP, inputs, **kwargs) as results:
+                    return [r async for r in results]
+
+    return anyio.run(main, backend=mode)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("backend", "journalled"),
+    [("asyncio", False), ("trio", False), ("sync", False), ("asyncio", True)],
+)
+def test_map_under_the_fault_mix_delivers_every_result_exactly_once(
+    emu: Emulator,
+    client_options: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    backend: str,
+    journalled: bool,
+) -> None:
+    monkeypatch.setattr("fal_client._reconcile.CLOCK_SKEW", timedelta(seconds=2))
+    for seed, (kind, operation, probability, params) in enumerate(FAULT_MIX, start=1):
+        emu.faults(kind, operation=operation, probability=probability, seed=seed, **params)
+    n = 300
+    results = run_map(
+        backend,
+        {**client_options, "retry": PATIENT},
+        [{"i": i} for i in range(n)],
+        concurrency=32,
+        ordered=False,
+        return_exceptions=True,
+        manifest=tmp_path / "m.jsonl" if journalled else None,
+    )
+    emu.clear_faults()
+    lost = sum(1 for r in emu.requests() if r.fault == "reset_after_submit")
+    errors = [r.error for r in results if not r.ok]
+    assert errors == []
+    assert sorted(r.result["i"] for r in results) == list(range(n))  # 300/300
+    per_input = SEEN.per_input()
+    assert set(per_input) == set(range(n)) and set(per_input.values()) == {1}  # 0 duplicates
+    jobs = {j.request_id for j in emu.jobs()}
+    assert len(jobs) == n  # 0 orphans: every job is one input's, and its result was delivered
+    assert {r.request_id for r in results} == jobs
+    assert {r.result["request_id"] for r in results} == jobs
+    assert lost >= 1  # the mix did lose answers (seeded: the same every run)
+
+
+def test_map_without_lost_answers_asks_the_history_nothing(
+    emu: Emulator, client_options: dict[str, Any]
+) -> None:
+    results = run_map("asyncio", client_options, [{"i": i} for i in range(20)], concurrency=8)
+    assert len(results) == 20 and history_queries(emu) == 0
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "sync"])
+def test_map_with_recovery_off_or_the_history_down_resubmits_nothing(
+    emu: Emulator, client_options: dict[str, Any], bound: float, backend: str
+) -> None:
+    for recover, history_down in ((False, False), (True, True)):
+        emu.reset()
+        SEEN.by_request.clear()
+        if history_down:
+            emu.faults("http_status", operation="history", status_code=404)
+        emu.faults("reset_after_submit", operation="submit", count=2)
+        results = run_map(
+            backend,
+            client_options,
+            [{"i": i} for i in range(10)],
+            concurrency=4,
+            ordered=False,
+            return_exceptions=True,
+            recover_lost_submit=recover,
+        )
+        failed = [r.error for r in results if not r.ok]
+        assert len(failed) == 2
+        assert all(isinstance(e, fal_client.SubmitNotConfirmedError) for e in failed)
+        assert all(isinstance(e, fal_client.SubmitNotRecoveredError) == recover for e in failed)
+        assert set(SEEN.per_input().values()) == {1} and len(emu.jobs()) == 10  # none re-sent
+        if not recover:
+            assert history_queries(emu) == 0
