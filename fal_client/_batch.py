@@ -45,6 +45,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sized
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import partial
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union
@@ -56,7 +57,7 @@ from ._aimd import AdaptiveLimit
 from ._budget import Budget, open_budget
 from ._endpoints import join_path, parse_app_id
 from ._errors import FalClientTimeoutError, RateLimitError
-from ._manifest import Entry, ManifestError, ManifestWriter, check_input, input_key
+from ._manifest import Entry, ManifestError, ManifestWriter, check_input, format_at, input_key
 from ._platform_api import Platform
 from ._queue import cancel_remotely, fetch_result
 from ._rate_signal import listening_for_answers
@@ -322,6 +323,7 @@ class _Fanout:
         # Every request id this map holds (from the manifest, and each submit's as it comes):
         # a lost submit's job is none of these. Live: a lookup reads it at each look.
         self.claimed: set[str] = set()
+        self.opened_at = datetime.now(timezone.utc)
         self.budget: Optional[Budget] = None
         # ``done`` records of finished jobs whose result the consumer has not handled yet.
         self.unjournalled: dict[int, dict[str, Any]] = {}
@@ -682,7 +684,22 @@ class _Job:
         fanout, entry = self.fanout, self.entry
         queue, application = fanout.spec.queue, fanout.spec.application
         fresh = _submits(entry)
-        if fresh:
+        handle = None
+        if fresh and entry is not None and entry.submitting_at is not None:
+            handle = await self._find_in_flight(entry.submitting_at)
+        if fresh and handle is None:
+            assert fanout.writer is not None
+            # The intent first: if the process dies with the POST in flight, the resume knows
+            # that a job may exist and since when, and looks it up instead of paying twice.
+            await fanout.writer.write(
+                {
+                    "event": "submitting",
+                    "index": self.index,
+                    "key": self.key,
+                    "at": format_at(datetime.now(timezone.utc)),
+                },
+                fsync=False,
+            )
             handle = await queue.submit(
                 application,
                 self.arguments,
@@ -690,7 +707,7 @@ class _Job:
                 claimed=fanout.claimed,
                 **fanout.options,
             )
-        else:
+        elif handle is None:
             # Submitted by an earlier run: re-attach, never submit again.
             assert entry is not None and entry.request_id is not None
             handle = queue.handle(application, entry.request_id)
@@ -705,6 +722,24 @@ class _Job:
             handle.request_id,
             app=application,
             message="no result within client_timeout; the job was cancelled",
+        )
+
+    async def _find_in_flight(self, since: datetime) -> Optional[AsyncRequestHandle]:
+        """The job an earlier run's submit of this input may have made as it died: its handle
+        when the request history lists it, ``None`` when it proves there is none (or when
+        lookups are off: then the input is submitted again, as before intents were recorded).
+        """
+        fanout = self.fanout
+        if not fanout.options.get("recover_lost_submit", True):
+            return None
+        return await fanout.spec.queue.find_lost(
+            fanout.spec.application,
+            self.arguments,
+            path=str(fanout.options.get("path") or ""),
+            not_before=since,
+            # The earlier process is over: whatever it sent, it sent before this run began.
+            not_after=fanout.opened_at,
+            claimed=fanout.claimed,
         )
 
     async def _wait_detached(

@@ -615,6 +615,7 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
                 on_progress=view.update,
                 client_timeout=ns.timeout,
                 manifest=manifest,
+                recover_lost_submit=ns.recover,
             ) as batch:
                 async for item in batch:
                     record: dict[str, Any] = {"index": item.index, "request_id": item.request_id}
@@ -786,6 +787,14 @@ def build_parser() -> argparse.ArgumentParser:
         "for a reason that fails every input (a rejected key, an unknown app, no server)",
     )
     p.add_argument("--timeout", type=_seconds, default=None, help="per-job limit in seconds")
+    p.add_argument(
+        "--no-recover",
+        dest="recover",
+        action="store_false",
+        help="do not look a submit whose answer was lost up in the request history: that input "
+        "fails (SubmitNotConfirmedError) instead of being found, or re-sent when the history "
+        "proves it made no job",
+    )
     p.add_argument(
         "--progress",
         choices=PROGRESS_MODES,

@@ -525,6 +525,58 @@ class Queue:
             raise
         return handle
 
+    async def find_lost(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        path: str = "",
+        not_before: datetime,
+        not_after: datetime,
+        claimed: Collection[str] = (),
+    ) -> Optional[AsyncRequestHandle]:
+        """The job a submit of ``arguments`` made between ``not_before`` and ``not_after``
+        (UTC) that nobody heard of (``map``'s resume: the process died with it in flight).
+
+        Returns:
+            Its handle (this client's job: giving up on it cancels it) when the request
+            history lists it; ``None`` when the history proves that no such job exists.
+
+        Raises:
+            SubmitNotRecoveredError: the history could not decide (see ``Recovery.find``), or
+                the arguments hold files still to upload (their URLs cannot be known again).
+        """
+        app = parse_app_id(application)
+        checked = check_arguments(self._engine, arguments)
+        if checked is None or self._recovery is None:
+            raise SubmitNotRecoveredError(
+                "a submit of an earlier run may have created a job nobody recorded, and it "
+                "cannot be looked up: "
+                + (
+                    "its arguments hold files to upload, whose URLs differ each time"
+                    if checked is None
+                    else "this client has no request history"
+                ),
+                reason="cannot be looked up",
+                app=app.full,
+            )
+        lost = LostSubmit(
+            join_path(app, path), json.loads(checked), not_before, not_after, reconcile.CLOCK_SKEW
+        )
+        try:
+            match = await self._recovery.find(lost, claimed, app=app.full)
+        except SubmitNotRecoveredError as undecided:
+            raise SubmitNotRecoveredError(
+                "a submit of an earlier run was in flight when it stopped, so it may have "
+                f"created a job nobody recorded; {undecided.message}",
+                reason=undecided.reason,
+                candidates=undecided.candidates,
+                app=app.full,
+            ) from None
+        if match.verdict is Verdict.FOUND:
+            return AsyncRequestHandle(self._engine, app, match.request_id, started_here=True)
+        return None
+
     async def _send_submit(
         self,
         app: AppId,

@@ -8,10 +8,11 @@ assumed.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ def recovery_emulator() -> Iterator[Emulator]:
     @emu.app(APP, workers=64)
     async def count(arguments: dict[str, Any], ctx: AppContext) -> dict[str, Any]:
         SEEN.add(ctx.request_id, arguments.get("i"))
+        if "gate" in arguments:
+            await SEEN.gates[arguments["gate"]].wait()
         return {"i": arguments.get("i"), "request_id": ctx.request_id}
 
     @emu.app(HELD, workers=8)
@@ -339,3 +342,78 @@ def test_map_with_recovery_off_or_the_history_down_resubmits_nothing(
         assert set(SEEN.per_input().values()) == {1} and len(emu.jobs()) == 10  # none re-sent
         if not recover:
             assert history_queries(emu) == 0
+
+
+# --- resume: a submit in flight when the earlier run died -----------------------------------------
+
+
+def crashed_manifest(path: Path, inputs: list[Any], at: str) -> None:
+    """A manifest as a run killed right after journalling input 0's intent leaves it."""
+    from fal_client._manifest import input_key
+
+    header = {"fal_manifest": 1, "app": APP, "path": "", "created_at": 0.0}
+    intent = {"event": "submitting", "index": 0, "key": input_key(inputs[0]), "at": at}
+    path.write_text(json.dumps(header) + "\n" + json.dumps(intent) + "\n")
+
+
+def now_at() -> str:
+    from fal_client._manifest import format_at
+
+    return format_at(datetime.now(timezone.utc))
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_resume_attaches_to_the_job_an_in_flight_submit_made(
+    emu: Emulator, client_options: dict[str, Any], tmp_path: Path, backend: str
+) -> None:
+    inputs = [{"i": i} for i in range(3)]
+    manifest = tmp_path / "m.jsonl"
+    crashed_manifest(manifest, inputs, now_at())
+    with fal_client.SyncClient(**client_options) as other:  # the job the dead run's POST made
+        made = other.subscribe(APP, inputs[0])["request_id"]
+    results = run_map(backend, client_options, inputs, manifest=manifest, ordered=False)
+    assert {r.index: r.request_id for r in results}[0] == made
+    assert SEEN.per_input() == {0: 1, 1: 1, 2: 1}
+
+
+def test_resume_submits_an_input_the_history_proves_was_never_sent(
+    emu: Emulator, client_options: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fal_client._reconcile.CLOCK_SKEW", timedelta(0))
+    emu.history_lists_pending = True
+    SEEN.gates["r"] = gate = emu.gate()
+    inputs = [{"i": i} for i in range(2)]
+    manifest = tmp_path / "m.jsonl"
+    crashed_manifest(manifest, inputs, now_at())
+
+    def other_traffic() -> None:
+        # Sent once the resume looks (after its start: past the window), and listed pending.
+        emu.wait_until(lambda: history_queries(emu) >= 1)
+        with fal_client.SyncClient(**client_options_of(emu)) as other:
+            other.submit(APP, {"i": "other", "gate": "r"})
+
+    helper = threading.Thread(target=other_traffic)
+    helper.start()
+    try:
+        results = run_map("asyncio", client_options, inputs, manifest=manifest, ordered=False)
+    finally:
+        gate.open()
+        helper.join(10)
+    assert all(r.ok for r in results) and len(results) == 2
+    assert SEEN.per_input() == {0: 1, 1: 1, "other": 1}
+
+
+def test_resume_leaves_an_undecidable_input_unsent(
+    emu: Emulator, client_options: dict[str, Any], tmp_path: Path, bound: float
+) -> None:
+    inputs = [{"i": i} for i in range(2)]
+    manifest = tmp_path / "m.jsonl"
+    crashed_manifest(manifest, inputs, now_at())  # the dead run's POST made nothing
+    results = run_map(
+        "asyncio", client_options, inputs, manifest=manifest, ordered=False, return_exceptions=True
+    )
+    failed = {r.index: r.error for r in results if not r.ok}
+    assert list(failed) == [0]
+    assert isinstance(failed[0], fal_client.SubmitNotRecoveredError)
+    assert "earlier run" in str(failed[0])
+    assert SEEN.per_input() == {1: 1}  # input 0 not sent on a guess
