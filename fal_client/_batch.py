@@ -45,6 +45,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sized
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import partial
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union
@@ -61,6 +62,7 @@ from ._manifest import (
     ManifestError,
     ManifestWriter,
     check_input,
+    format_at,
     input_key,
     read_entries,
 )
@@ -326,6 +328,10 @@ class _Fanout:
         self.options = options
         self.writer = ManifestWriter(spec.manifest) if spec.manifest is not None else None
         self.entries: dict[int, Entry] = {}
+        # Every request id this map holds (from the manifest, and each submit's as it comes):
+        # a lost submit's job is none of these. Live: a lookup reads it at each look.
+        self.claimed: set[str] = set()
+        self.opened_at = datetime.now(timezone.utc)
         self.budget: Optional[Budget] = None
         # ``done`` records of finished jobs whose result the consumer has not handled yet.
         self.unjournalled: dict[int, dict[str, Any]] = {}
@@ -364,6 +370,7 @@ class _Fanout:
         if self.writer is not None:
             state = await self.writer.open(app=spec.application, path=path)
             self.entries = state.entries
+            self.claimed.update(state.request_ids)
 
     async def aclose(self) -> None:
         """Close the manifest and the result stream (after the producer side is over)."""
@@ -653,12 +660,14 @@ class _Job:
             else None,
             client_timeout=fanout.client_timeout,
             retry_rate_limited_submit=False,
+            claimed=fanout.claimed,
             **fanout.options,
         )
 
     def _enqueued(self, request_id: str) -> None:
         fanout = self.fanout
         self.request_id = request_id
+        fanout.claimed.add(request_id)
         fanout.counters.submitted += 1
         fanout.admission.accepted(self.epoch)
         fanout.counters.limit = fanout.admission.limit.limit
@@ -686,11 +695,30 @@ class _Job:
         fanout, entry = self.fanout, self.entry
         queue, application = fanout.spec.queue, fanout.spec.application
         fresh = _submits(entry)
-        if fresh:
-            handle = await queue.submit(
-                application, self.arguments, retry_rate_limits=False, **fanout.options
+        handle = None
+        if fresh and entry is not None and entry.submitting_at is not None:
+            handle = await self._find_in_flight(entry.submitting_at)
+        if fresh and handle is None:
+            assert fanout.writer is not None
+            # The intent first: if the process dies with the POST in flight, the resume knows
+            # that a job may exist and since when, and looks it up instead of paying twice.
+            await fanout.writer.write(
+                {
+                    "event": "submitting",
+                    "index": self.index,
+                    "key": self.key,
+                    "at": format_at(datetime.now(timezone.utc)),
+                },
+                fsync=False,
             )
-        else:
+            handle = await queue.submit(
+                application,
+                self.arguments,
+                retry_rate_limits=False,
+                claimed=fanout.claimed,
+                **fanout.options,
+            )
+        elif handle is None:
             # Submitted by an earlier run: re-attach, never submit again.
             assert entry is not None and entry.request_id is not None
             handle = queue.handle(application, entry.request_id)
@@ -705,6 +733,24 @@ class _Job:
             handle.request_id,
             app=application,
             message="no result within client_timeout; the job was cancelled",
+        )
+
+    async def _find_in_flight(self, since: datetime) -> Optional[AsyncRequestHandle]:
+        """The job an earlier run's submit of this input may have made as it died: its handle
+        when the request history lists it, ``None`` when it proves there is none (or when
+        lookups are off: then the input is submitted again, as before intents were recorded).
+        """
+        fanout = self.fanout
+        if not fanout.options.get("recover_lost_submit", True):
+            return None
+        return await fanout.spec.queue.find_lost(
+            fanout.spec.application,
+            self.arguments,
+            path=str(fanout.options.get("path") or ""),
+            not_before=since,
+            # The earlier process is over: whatever it sent, it sent before this run began.
+            not_after=fanout.opened_at,
+            claimed=fanout.claimed,
         )
 
     async def _wait_detached(

@@ -46,6 +46,7 @@ class Batch:
         manifest: Union[str, PathLike[str], None] = None,
         validate: bool = False,
         max_cost: Optional[float] = None,
+        recover_lost_submit: bool = True,
     ) -> MapResults:
         """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -84,6 +85,13 @@ class Batch:
                 sent; then no job is submitted once what was started plus that job would exceed
                 the budget (those inputs end with ``BudgetExceededError``, unsent). Jobs a
                 manifest re-attaches to cost nothing new.
+            recover_lost_submit: when an input's submit answer is lost (the connection broke
+                after fal may have queued the job), look the job up in the request history
+                (``submit``'s option of the same name, on by default here): found, the map
+                waits for it as if the submit had answered; proved never created, the input is
+                submitted again; undecided, that input ends with ``SubmitNotRecoveredError``,
+                not re-sent. A map without lost answers asks the history nothing. With
+                ``False``, a lost answer ends the input with ``SubmitNotConfirmedError``.
 
         Raises:
             FalClientError: the first job's failure, unless ``return_exceptions``.
@@ -95,6 +103,7 @@ class Batch:
         """
         parse_app_id(application)
         check.flag("validate", validate)
+        check.flag("recover_lost_submit", recover_lost_submit)
         max_cost = check_max_cost(max_cost)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -112,6 +121,7 @@ class Batch:
             "start_timeout": start_timeout,
             "client_timeout": client_timeout,
             "validate": validate,
+            "recover_lost_submit": recover_lost_submit,
         }
         fal_headers(headers, hint=hint, start_timeout=start_timeout, priority=priority)
         check.positive_number("client_timeout", client_timeout)

@@ -590,6 +590,7 @@ async def _cmd_batch(ns: argparse.Namespace) -> int:
                     manifest=manifest,
                     validate=ns.validate,
                     max_cost=ns.max_cost,
+                    recover_lost_submit=ns.recover,
                 ) as batch,
                 open_file(ns.output, "w") as out,
             ):
@@ -832,6 +833,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check every input and print the estimate as JSON; submit and write nothing "
         "(exit 2 when an input is refused or the estimate is over --max-cost)",
+    )
+    p.add_argument(
+        "--no-recover",
+        dest="recover",
+        action="store_false",
+        help="do not look a submit whose answer was lost up in the request history: that input "
+        "fails (SubmitNotConfirmedError) instead of being found, or re-sent when the history "
+        "proves it made no job",
     )
     p.add_argument(
         "--progress",

@@ -27,6 +27,7 @@ from ._platform_api import Platform
 from ._queue import DEFAULT_POLL_INTERVAL, AsyncRequestHandle, Queue
 from ._realtime import AsyncRealtimeConnection, AsyncWebSocketConnection
 from ._realtime_api import Realtime
+from ._recovery import Recovery
 from ._retry import RetryPolicy, default_policy
 from ._run import DEFAULT_RUN_TIMEOUT, Runs
 from ._schema_cache import SCHEMAS
@@ -206,9 +207,9 @@ class AsyncClient:
         )
         # The resources every operation below delegates to, all over the one engine.
         self._runs = Runs(self._engine)
-        self._queue = Queue(self._engine)
-        self._files = Files(self._engine)
         self._platform = Platform(self._engine, SCHEMAS)
+        self._queue = Queue(self._engine, Recovery(self._platform))
+        self._files = Files(self._engine)
         self._batch = Batch(self._queue, self._platform)
         self._realtime = Realtime(self._engine)
         RefusedPrivateClient.guard(self)
@@ -352,6 +353,7 @@ class AsyncClient:
         headers: Optional[Mapping[str, str]] = None,
         start_timeout: Optional[float] = None,
         validate: bool = False,
+        recover_lost_submit: bool = False,
     ) -> AsyncRequestHandle:
         """Put a job in fal's queue and return its handle at once.
 
@@ -368,10 +370,17 @@ class AsyncClient:
                 platform API, cached) first, and raise ``InputValidationError`` listing every
                 problem instead of sending them; when no schema can be had, warn once
                 (``SchemaUnavailableWarning``) and send them unchecked.
+            recover_lost_submit: when the submit's answer is lost, look its job up in the
+                request history (platform API) instead of raising at once: found, the handle
+                of that job is returned as if the submit had answered; proved never created,
+                the submit is sent again; undecided (two requests with this input in the
+                window, not listed in time, the history unreadable), ``SubmitNotRecoveredError``
+                is raised, nothing re-sent. See docs/reliability.md for what proves what.
 
         If the caller is cancelled while the submit is in flight, the submit is completed and
         the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
-        re-sent (``SubmitNotConfirmedError``).
+        re-sent (``SubmitNotConfirmedError``) unless the request history proves it created no
+        job (``recover_lost_submit``).
         """
         return await self._queue.submit(
             application,
@@ -383,6 +392,7 @@ class AsyncClient:
             headers=headers,
             start_timeout=start_timeout,
             validate=validate,
+            recover_lost_submit=recover_lost_submit,
         )
 
     async def subscribe(
@@ -402,6 +412,7 @@ class AsyncClient:
         client_timeout: Optional[float] = None,
         webhook_url: Optional[str] = None,
         validate: bool = False,
+        recover_lost_submit: bool = False,
     ) -> AnyJSON:
         """Submit a job, wait for it, and return its result.
 
@@ -413,7 +424,8 @@ class AsyncClient:
             client_timeout: total deadline in seconds; on expiry the job is cancelled and
                 ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
 
-        The other arguments are as for ``submit``.
+        The other arguments are as for ``submit`` (``recover_lost_submit``: a lost submit
+        answer is looked up in the request history; see ``submit``).
 
         Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
         """
@@ -432,6 +444,7 @@ class AsyncClient:
             client_timeout=client_timeout,
             webhook_url=webhook_url,
             validate=validate,
+            recover_lost_submit=recover_lost_submit,
         )
 
     async def status(self, application: str, request_id: str, *, with_logs: bool = False) -> Status:
@@ -629,6 +642,7 @@ class AsyncClient:
         manifest: Union[str, PathLike[str], None] = None,
         validate: bool = False,
         max_cost: Optional[float] = None,
+        recover_lost_submit: bool = True,
     ) -> MapResults:
         """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -667,6 +681,13 @@ class AsyncClient:
                 sent; then no job is submitted once what was started plus that job would exceed
                 the budget (those inputs end with ``BudgetExceededError``, unsent). Jobs a
                 manifest re-attaches to cost nothing new.
+            recover_lost_submit: when an input's submit answer is lost (the connection broke
+                after fal may have queued the job), look the job up in the request history
+                (``submit``'s option of the same name, on by default here): found, the map
+                waits for it as if the submit had answered; proved never created, the input is
+                submitted again; undecided, that input ends with ``SubmitNotRecoveredError``,
+                not re-sent. A map without lost answers asks the history nothing. With
+                ``False``, a lost answer ends the input with ``SubmitNotConfirmedError``.
 
         Raises:
             FalClientError: the first job's failure, unless ``return_exceptions``.
@@ -692,6 +713,7 @@ class AsyncClient:
             manifest=manifest,
             validate=validate,
             max_cost=max_cost,
+            recover_lost_submit=recover_lost_submit,
         )
 
     def realtime(

@@ -5,6 +5,7 @@
     ├── FalClientTimeoutError           a client-side deadline passed (also a TimeoutError)
     ├── FalClientConnectionError        the network failed and retrying was not possible or not safe
     │   └── SubmitNotConfirmedError     a POST may have created a paid job; not re-sent on purpose
+    │       └── SubmitNotRecoveredError the request history could not say which job (if any) it was
     ├── FalClientHTTPError              fal answered with an error status (the official name)
     │   ├── AuthenticationError         401, 403
     │   ├── NotFoundError               404
@@ -45,6 +46,7 @@ __all__ = [
     "ServerError",
     "StartTimeoutError",
     "SubmitNotConfirmedError",
+    "SubmitNotRecoveredError",
     "UnexpectedResponseError",
     "UnknownEndpointError",
     "ValidationError",
@@ -177,6 +179,31 @@ class SubmitNotConfirmedError(FalClientConnectionError):
     The job may exist and may be billed. It is not re-sent automatically, so that a paid job is
     never created twice: check your dashboard or the webhook, or re-submit if you accept the risk.
     """
+
+
+class SubmitNotRecoveredError(SubmitNotConfirmedError):
+    """A submit's answer was lost, and the request history could not settle what happened.
+
+    Raised instead of a plain ``SubmitNotConfirmedError`` where lost submits are recovered
+    (``recover_lost_submit=True``, ``map``, the CLI ``batch``): nothing was re-sent. ``reason``
+    says why the lookup could not decide: ``"ambiguous"`` (several requests with this input
+    were sent in the window; ``candidates`` holds their ids, one of which is most likely this
+    submit's job), ``"not found in the history within N s"``, or ``"history unavailable:
+    ..."`` (the platform API could not be read).
+    """
+
+    def __init__(
+        self,
+        message: Any = "",
+        *,
+        reason: str,
+        candidates: Sequence[str] = (),
+        app: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ):
+        super().__init__(message, app=app, request_id=request_id)
+        self.reason = reason
+        self.candidates: tuple[str, ...] = tuple(candidates)
 
 
 class UnexpectedResponseError(FalClientError):

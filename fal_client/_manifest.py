@@ -3,6 +3,10 @@
 File format (one JSON object per line, UTF-8, ``\\n``-terminated, appended and fsync'd):
 
 * line 1, the header: ``{"fal_manifest": 1, "app": "owner/alias", "path": "", "created_at": T}``
+* ``{"event": "submitting", "index": i, "key": K, "at": "2026-12-01T12:00:00.000000Z"}`` just
+  before input ``i`` is submitted afresh (written, not fsync'd: a ``kill -9`` keeps the page
+  cache, and a power cut loses at most this intent), so that a resume knows a submit may have
+  been in flight when the process died, and since when;
 * ``{"event": "submitted", "index": i, "key": K, "request_id": R}`` as soon as input ``i``'s job
   is queued (before the client starts waiting for it);
 * ``{"event": "done", "index": i, "key": K, "request_id": R, "result": {...}, "latency": s}``
@@ -21,7 +25,10 @@ On a re-run the last record of each index decides what happens (the pure functio
 ``plan_resume``): ``done`` is delivered from the file without any request; ``submitted`` and
 ``failed`` with a request id re-attach to that job and fetch its result (a ``GET``, never a new
 submission); ``cancelled``, ``failed`` without a request id, and indices with no record are
-submitted afresh.
+submitted afresh, except an input whose last record is ``submitting`` (or a ``failed`` whose
+submit answer was lost, after one): its submit may have created a job, so the map looks that
+job up in the request history first (``Entry.submitting_at``). Manifests written before the
+``submitting`` record existed read as before.
 
 Durability: records are written by whichever writer finds unwritten records first, in a worker
 thread (never on the event loop), and fsync'd once per group of records ("group commit"), so
@@ -36,13 +43,28 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import anyio
 
 FORMAT_VERSION = 1
+#: The ``error_type`` of a failure whose submit answer was lost: the job may exist.
+_UNCONFIRMED = ("SubmitNotConfirmedError", "SubmitNotRecoveredError")
+
+
+def format_at(moment: datetime) -> str:
+    """A ``submitting`` record's time: ISO 8601 UTC with microseconds and ``Z``."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_at(value: Any, where: str) -> datetime:
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: a submitting record without a valid 'at' time") from exc
 
 
 class ManifestError(ValueError):
@@ -70,6 +92,9 @@ class Entry:
     latency: Optional[float] = None
     # True when the recorded request id must not be re-attached (we cancelled that job).
     resubmit: bool = False
+    # When the last submit of this input may have created a job nobody recorded (its intent
+    # was journalled, and nothing after it says what became of it): our UTC clock then.
+    submitting_at: Optional[datetime] = None
 
 
 @dataclass
@@ -79,11 +104,14 @@ class ManifestState:
     header: Optional[dict[str, Any]]
     entries: dict[int, Entry]
     valid_bytes: int
+    #: Every request id any record names (a job this manifest's runs made or cancelled).
+    request_ids: set[str] = field(default_factory=set)
 
 
 def parse_manifest(data: bytes, *, source: str = "manifest") -> ManifestState:
     """Fold the records of a manifest (no I/O). A torn final line (no newline) is ignored."""
     entries: dict[int, Entry] = {}
+    request_ids: set[str] = set()
     header: Optional[dict[str, Any]] = None
     valid = data.rfind(b"\n") + 1
     for line_no, raw in enumerate(data[:valid].splitlines(), 1):
@@ -115,7 +143,15 @@ def parse_manifest(data: bytes, *, source: str = "manifest") -> ManifestState:
         if entry.done:
             continue  # a result is final; nothing after it matters
         request_id = record.get("request_id")
-        if event == "submitted":
+        if isinstance(request_id, str):
+            request_ids.add(request_id)
+        unconfirmed = event == "failed" and request_id is None
+        if not (unconfirmed and record.get("error_type") in _UNCONFIRMED):
+            entry.submitting_at = None
+        if event == "submitting":
+            entry.submitting_at = _parse_at(record.get("at"), f"{source}:{line_no}")
+            entry.request_id, entry.resubmit = None, True
+        elif event == "submitted":
             entry.request_id, entry.resubmit = request_id, False
         elif event == "done":
             entry.request_id, entry.done = request_id, True
@@ -128,7 +164,7 @@ def parse_manifest(data: bytes, *, source: str = "manifest") -> ManifestState:
             entry.request_id, entry.resubmit = request_id, True
         else:
             raise ManifestError(f"{source}:{line_no}: unknown event {event!r}")
-    return ManifestState(header, entries, valid)
+    return ManifestState(header, entries, valid, request_ids)
 
 
 def check_header(state: ManifestState, *, app: str, path: str, source: str) -> None:
@@ -174,7 +210,8 @@ class ManifestWriter:
         self._fd: Optional[int] = None
         self._pending: list[bytes] = []
         self._queued = 0  # records handed to write()
-        self._durable = 0  # records known to be on disk
+        self._written = 0  # records written to the file (in the page cache at least)
+        self._durable = 0  # records known to be on disk (fsync'd)
         self._lock = anyio.Lock()
 
     async def open(self, *, app: str, path: str) -> ManifestState:
@@ -215,13 +252,14 @@ class ManifestWriter:
         self._fd = fd
         return state
 
-    async def write(self, record: Mapping[str, Any]) -> None:
-        """Append ``record`` and return once it is durable (fsync'd)."""
+    async def write(self, record: Mapping[str, Any], *, fsync: bool = True) -> None:
+        """Append ``record`` and return once it is durable (fsync'd), or with ``fsync=False``
+        once it is written (it survives a crash of the process, not of the machine)."""
         mine = self.write_soon(record)
         async with self._lock:
-            if self._durable >= mine:
+            if (self._durable if fsync else self._written) >= mine:
                 return  # another writer's flush covered ours
-            await self._flush()
+            await self._flush(fsync=fsync)
 
     def write_soon(self, record: Mapping[str, Any]) -> int:
         """Queue ``record`` without waiting: it is written with the next ``write``, ``flush``
@@ -242,22 +280,25 @@ class ManifestWriter:
             if self._durable < mine:
                 await self._flush()
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, fsync: bool = True) -> None:
         batch, self._pending = self._pending, []
         upto = self._queued
-        if batch:
+        if batch or (fsync and self._durable < upto):
             # Not cancellable: once started the write completes, so no record is half-written
             # by our own doing (a crash can still tear one; reopening handles that).
-            await anyio.to_thread.run_sync(self._write_sync, b"".join(batch))
-        self._durable = upto
+            await anyio.to_thread.run_sync(self._write_sync, b"".join(batch), fsync)
+        self._written = upto
+        if fsync:
+            self._durable = upto
 
-    def _write_sync(self, data: bytes) -> None:
+    def _write_sync(self, data: bytes, fsync: bool) -> None:
         assert self._fd is not None
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
-        os.fsync(self._fd)
+        if fsync:
+            os.fsync(self._fd)
 
     async def aclose(self) -> None:
         """Write what is still queued (also when cancelled) and close the file."""
@@ -281,6 +322,7 @@ __all__ = [
     "ManifestWriter",
     "check_header",
     "check_input",
+    "format_at",
     "input_key",
     "parse_manifest",
     "read_entries",

@@ -217,6 +217,7 @@ def submit(
     headers: Optional[Mapping[str, str]] = None,
     start_timeout: Optional[float] = None,
     validate: bool = False,
+    recover_lost_submit: bool = False,
 ) -> SyncRequestHandle:
     """Put a job in fal's queue and return its handle at once.
 
@@ -233,10 +234,17 @@ def submit(
             platform API, cached) first, and raise ``InputValidationError`` listing every
             problem instead of sending them; when no schema can be had, warn once
             (``SchemaUnavailableWarning``) and send them unchecked.
+        recover_lost_submit: when the submit's answer is lost, look its job up in the
+            request history (platform API) instead of raising at once: found, the handle
+            of that job is returned as if the submit had answered; proved never created,
+            the submit is sent again; undecided (two requests with this input in the
+            window, not listed in time, the history unreadable), ``SubmitNotRecoveredError``
+            is raised, nothing re-sent. See docs/reliability.md for what proves what.
 
     If the caller is cancelled while the submit is in flight, the submit is completed and
     the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
-    re-sent (``SubmitNotConfirmedError``).
+    re-sent (``SubmitNotConfirmedError``) unless the request history proves it created no
+    job (``recover_lost_submit``).
     """
     return default_sync_client().submit(
         application,
@@ -248,6 +256,7 @@ def submit(
         headers=headers,
         start_timeout=start_timeout,
         validate=validate,
+        recover_lost_submit=recover_lost_submit,
     )
 
 
@@ -262,6 +271,7 @@ async def submit_async(
     headers: Optional[Mapping[str, str]] = None,
     start_timeout: Optional[float] = None,
     validate: bool = False,
+    recover_lost_submit: bool = False,
 ) -> AsyncRequestHandle:
     """Put a job in fal's queue and return its handle at once.
 
@@ -278,10 +288,17 @@ async def submit_async(
             platform API, cached) first, and raise ``InputValidationError`` listing every
             problem instead of sending them; when no schema can be had, warn once
             (``SchemaUnavailableWarning``) and send them unchecked.
+        recover_lost_submit: when the submit's answer is lost, look its job up in the
+            request history (platform API) instead of raising at once: found, the handle
+            of that job is returned as if the submit had answered; proved never created,
+            the submit is sent again; undecided (two requests with this input in the
+            window, not listed in time, the history unreadable), ``SubmitNotRecoveredError``
+            is raised, nothing re-sent. See docs/reliability.md for what proves what.
 
     If the caller is cancelled while the submit is in flight, the submit is completed and
     the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
-    re-sent (``SubmitNotConfirmedError``).
+    re-sent (``SubmitNotConfirmedError``) unless the request history proves it created no
+    job (``recover_lost_submit``).
     """
     return await default_async_client().submit(
         application,
@@ -293,6 +310,7 @@ async def submit_async(
         headers=headers,
         start_timeout=start_timeout,
         validate=validate,
+        recover_lost_submit=recover_lost_submit,
     )
 
 
@@ -312,6 +330,7 @@ def subscribe(
     client_timeout: Optional[float] = None,
     webhook_url: Optional[str] = None,
     validate: bool = False,
+    recover_lost_submit: bool = False,
 ) -> AnyJSON:
     """Submit a job, wait for it, and return its result.
 
@@ -323,7 +342,8 @@ def subscribe(
         client_timeout: total deadline in seconds; on expiry the job is cancelled and
             ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
 
-    The other arguments are as for ``submit``.
+    The other arguments are as for ``submit`` (``recover_lost_submit``: a lost submit
+    answer is looked up in the request history; see ``submit``).
 
     Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
     """
@@ -342,6 +362,7 @@ def subscribe(
         client_timeout=client_timeout,
         webhook_url=webhook_url,
         validate=validate,
+        recover_lost_submit=recover_lost_submit,
     )
 
 
@@ -361,6 +382,7 @@ async def subscribe_async(
     client_timeout: Optional[float] = None,
     webhook_url: Optional[str] = None,
     validate: bool = False,
+    recover_lost_submit: bool = False,
 ) -> AnyJSON:
     """Submit a job, wait for it, and return its result.
 
@@ -372,7 +394,8 @@ async def subscribe_async(
         client_timeout: total deadline in seconds; on expiry the job is cancelled and
             ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
 
-    The other arguments are as for ``submit``.
+    The other arguments are as for ``submit`` (``recover_lost_submit``: a lost submit
+    answer is looked up in the request history; see ``submit``).
 
     Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
     """
@@ -391,6 +414,7 @@ async def subscribe_async(
         client_timeout=client_timeout,
         webhook_url=webhook_url,
         validate=validate,
+        recover_lost_submit=recover_lost_submit,
     )
 
 
@@ -791,6 +815,7 @@ def map(
     manifest: Union[str, PathLike[str], None] = None,
     validate: bool = False,
     max_cost: Optional[float] = None,
+    recover_lost_submit: bool = True,
 ) -> SyncIterator[Any]:
     """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -829,6 +854,13 @@ def map(
             sent; then no job is submitted once what was started plus that job would exceed
             the budget (those inputs end with ``BudgetExceededError``, unsent). Jobs a
             manifest re-attaches to cost nothing new.
+        recover_lost_submit: when an input's submit answer is lost (the connection broke
+            after fal may have queued the job), look the job up in the request history
+            (``submit``'s option of the same name, on by default here): found, the map
+            waits for it as if the submit had answered; proved never created, the input is
+            submitted again; undecided, that input ends with ``SubmitNotRecoveredError``,
+            not re-sent. A map without lost answers asks the history nothing. With
+            ``False``, a lost answer ends the input with ``SubmitNotConfirmedError``.
 
     Raises:
         FalClientError: the first job's failure, unless ``return_exceptions``.
@@ -854,6 +886,7 @@ def map(
         manifest=manifest,
         validate=validate,
         max_cost=max_cost,
+        recover_lost_submit=recover_lost_submit,
     )
 
 
@@ -874,6 +907,7 @@ def map_async(
     manifest: Union[str, PathLike[str], None] = None,
     validate: bool = False,
     max_cost: Optional[float] = None,
+    recover_lost_submit: bool = True,
 ) -> MapResults:
     """Run ``application`` on every input with at most ``concurrency`` jobs in flight.
 
@@ -912,6 +946,13 @@ def map_async(
             sent; then no job is submitted once what was started plus that job would exceed
             the budget (those inputs end with ``BudgetExceededError``, unsent). Jobs a
             manifest re-attaches to cost nothing new.
+        recover_lost_submit: when an input's submit answer is lost (the connection broke
+            after fal may have queued the job), look the job up in the request history
+            (``submit``'s option of the same name, on by default here): found, the map
+            waits for it as if the submit had answered; proved never created, the input is
+            submitted again; undecided, that input ends with ``SubmitNotRecoveredError``,
+            not re-sent. A map without lost answers asks the history nothing. With
+            ``False``, a lost answer ends the input with ``SubmitNotConfirmedError``.
 
     Raises:
         FalClientError: the first job's failure, unless ``return_exceptions``.
@@ -937,6 +978,7 @@ def map_async(
         manifest=manifest,
         validate=validate,
         max_cost=max_cost,
+        recover_lost_submit=recover_lost_submit,
     )
 
 

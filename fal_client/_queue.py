@@ -15,14 +15,17 @@ Cancellation rules (the reason most of the structure below exists):
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
+from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol, Union
 
 import anyio
 import anyio.lowlevel
 
+from . import _reconcile as reconcile
 from . import _sse as sse
 from . import _validate as check
 from ._aclosing import aclosing
@@ -36,9 +39,13 @@ from ._errors import (
     FalClientTimeoutError,
     JobFailedError,
     ServerError,
+    SubmitNotConfirmedError,
+    SubmitNotRecoveredError,
     UnexpectedResponseError,
 )
 from ._headers import fal_headers, handle_response_headers
+from ._reconcile import LostSubmit, Match, Verdict
+from ._recovery import Recovery
 from ._retry import RetryPolicy
 from ._schema_cache import SCHEMAS
 from ._status import Completed, LogsSoFar, Status, parse_status
@@ -65,6 +72,8 @@ STATUS_STREAM_RECONNECTS = 3
 STATUS_STREAM_DRAIN_SECONDS = 0.5
 # A status stream silent for this long is reconnected (cheap, and survives half-open sockets).
 STATUS_STREAM_IDLE_SECONDS = 30.0
+# Sends of one submit at most, when the history proves each lost one created no job.
+MAX_SUBMIT_SENDS = 3
 # Statuses a failed wait may end on that prove the job is not running (it does not exist, is
 # not ours, or was cancelled): giving up then sends no cancel.
 _NOT_RUNNING_STATUSES = frozenset({400, 401, 403, 404, 410, 499})
@@ -390,8 +399,14 @@ class Queue:
     operation, signature and docstring: ``AsyncClient``'s method of the same name is generated
     from it (``tools/gen_sync_api.py``), and ``SyncClient``'s from that."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, recovery: Optional[Recovery] = None):
         self._engine = engine
+        self._recovery = recovery
+
+    @property
+    def recovery(self) -> Optional[Recovery]:
+        """What looks lost submits up in the request history (``None``: nothing does)."""
+        return self._recovery
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -410,8 +425,11 @@ class Queue:
         headers: Optional[Mapping[str, str]] = None,
         start_timeout: Optional[float] = None,
         validate: bool = False,
+        recover_lost_submit: bool = False,
         give_up_at: Optional[float] = None,
         retry_rate_limits: bool = True,
+        claimed: Optional[Collection[str]] = None,
+        recovery_timeout: Optional[float] = None,
     ) -> AsyncRequestHandle:
         """Put a job in fal's queue and return its handle at once.
 
@@ -428,15 +446,24 @@ class Queue:
                 platform API, cached) first, and raise ``InputValidationError`` listing every
                 problem instead of sending them; when no schema can be had, warn once
                 (``SchemaUnavailableWarning``) and send them unchecked.
+            recover_lost_submit: when the submit's answer is lost, look its job up in the
+                request history (platform API) instead of raising at once: found, the handle
+                of that job is returned as if the submit had answered; proved never created,
+                the submit is sent again; undecided (two requests with this input in the
+                window, not listed in time, the history unreadable), ``SubmitNotRecoveredError``
+                is raised, nothing re-sent. See docs/reliability.md for what proves what.
 
         If the caller is cancelled while the submit is in flight, the submit is completed and
         the new job cancelled, so no orphan job runs. A submit whose answer was lost is not
-        re-sent (``SubmitNotConfirmedError``).
+        re-sent (``SubmitNotConfirmedError``) unless the request history proves it created no
+        job (``recover_lost_submit``).
         """
         # ``retry_rate_limits=False`` (map's): a 429 is raised at once as ``RateLimitError``
         # (no job was created), so map puts that input back in line itself and uses the wait
-        # for others.
+        # for others. ``claimed`` (map's): request ids the caller holds already, which a lost
+        # submit's job cannot be; ``recovery_timeout``: the lookup's bound.
         check.flag("validate", validate)
+        check.flag("recover_lost_submit", recover_lost_submit)
         app = parse_app_id(application)
         checked = check_arguments(self._engine, arguments)
         request_headers = fal_headers(
@@ -450,6 +477,116 @@ class Queue:
                 self._engine, join_path(app, path), as_sent(arguments, checked)
             )
         content = await serialise(self._engine, arguments, checked)
+        sends = 0
+        while True:
+            sends += 1
+            not_before = datetime.now(timezone.utc)
+            try:
+                request_id = await self._send_submit(
+                    app, url, content, request_headers, give_up_at, retry_rate_limits
+                )
+                break
+            except SubmitNotConfirmedError as exc:
+                if not recover_lost_submit or self._recovery is None:
+                    raise
+                lost = LostSubmit(
+                    join_path(app, path),
+                    json.loads(content),  # exactly what the POST carried, uploads done
+                    not_before,
+                    datetime.now(timezone.utc),
+                    reconcile.CLOCK_SKEW,
+                )
+                # Shielded as the POST was: a caller cancelled now still gets the job it made
+                # found, and cancelled below, instead of leaving it orphaned.
+                with anyio.CancelScope(shield=True) as shield:
+                    if give_up_at is not None:
+                        shield.deadline = give_up_at
+                    match = await self._recover(lost, exc, app.full, claimed, recovery_timeout)
+                if shield.cancelled_caught:
+                    raise _SubmitInFlightAtDeadline() from exc
+                if match.verdict is Verdict.FOUND:
+                    request_id = match.request_id
+                    logger.debug("lost submit to %s found: %s", app.full, request_id)
+                    break
+                # Proved absent: the POST made no job, so sending it again makes the first.
+                if sends >= MAX_SUBMIT_SENDS:
+                    raise SubmitNotRecoveredError(
+                        f"{exc.message}; the request history proved it created no job, "
+                        f"{sends} times in a row: given up",
+                        reason=f"lost {sends} times",
+                        app=app.full,
+                    ) from exc
+                logger.debug("lost submit to %s proved absent: sending it again", app.full)
+        handle = AsyncRequestHandle(self._engine, app, request_id, started_here=True)
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except anyio.get_cancelled_exc_class():
+            await handle._cancel_on_give_up()
+            raise
+        return handle
+
+    async def find_lost(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        path: str = "",
+        not_before: datetime,
+        not_after: datetime,
+        claimed: Collection[str] = (),
+    ) -> Optional[AsyncRequestHandle]:
+        """The job a submit of ``arguments`` made between ``not_before`` and ``not_after``
+        (UTC) that nobody heard of (``map``'s resume: the process died with it in flight).
+
+        Returns:
+            Its handle (this client's job: giving up on it cancels it) when the request
+            history lists it; ``None`` when the history proves that no such job exists.
+
+        Raises:
+            SubmitNotRecoveredError: the history could not decide (see ``Recovery.find``), or
+                the arguments hold files still to upload (their URLs cannot be known again).
+        """
+        app = parse_app_id(application)
+        checked = check_arguments(self._engine, arguments)
+        if checked is None or self._recovery is None:
+            raise SubmitNotRecoveredError(
+                "a submit of an earlier run may have created a job nobody recorded, and it "
+                "cannot be looked up: "
+                + (
+                    "its arguments hold files to upload, whose URLs differ each time"
+                    if checked is None
+                    else "this client has no request history"
+                ),
+                reason="cannot be looked up",
+                app=app.full,
+            )
+        lost = LostSubmit(
+            join_path(app, path), json.loads(checked), not_before, not_after, reconcile.CLOCK_SKEW
+        )
+        try:
+            match = await self._recovery.find(lost, claimed, app=app.full)
+        except SubmitNotRecoveredError as undecided:
+            raise SubmitNotRecoveredError(
+                "a submit of an earlier run was in flight when it stopped, so it may have "
+                f"created a job nobody recorded; {undecided.message}",
+                reason=undecided.reason,
+                candidates=undecided.candidates,
+                app=app.full,
+            ) from None
+        if match.verdict is Verdict.FOUND:
+            return AsyncRequestHandle(self._engine, app, match.request_id, started_here=True)
+        return None
+
+    async def _send_submit(
+        self,
+        app: AppId,
+        url: str,
+        content: bytes,
+        headers: Mapping[str, str],
+        give_up_at: Optional[float],
+        retry_rate_limits: bool,
+    ) -> str:
+        """One submit POST; its request id."""
         # Shielded: a caller cancelled while the POST is in flight still learns the request id,
         # so the new job can be cancelled instead of running orphaned. Except past
         # ``give_up_at`` (subscribe's client_timeout, which bounds the whole call): then the
@@ -462,7 +599,7 @@ class Queue:
                 url,
                 repeatable=False,
                 content=content,
-                headers=request_headers,
+                headers=headers,
                 app=app.full,
                 retry_rate_limits=retry_rate_limits,
             )
@@ -475,13 +612,27 @@ class Queue:
             raise UnexpectedResponseError(
                 "submit response has no request_id", body=data, app=app.full
             )
-        handle = AsyncRequestHandle(self._engine, app, request_id, started_here=True)
+        return request_id
+
+    async def _recover(
+        self,
+        lost: LostSubmit,
+        exc: SubmitNotConfirmedError,
+        app: str,
+        claimed: Optional[Collection[str]],
+        timeout: Optional[float],
+    ) -> Match:
+        assert self._recovery is not None
         try:
-            await anyio.lowlevel.checkpoint_if_cancelled()
-        except anyio.get_cancelled_exc_class():
-            await handle._cancel_on_give_up()
-            raise
-        return handle
+            return await self._recovery.find(lost, claimed or (), app=app, timeout=timeout)
+        except SubmitNotRecoveredError as undecided:
+            # The original loss first, then why the history could not settle it.
+            raise SubmitNotRecoveredError(
+                f"{exc.message}; {undecided.message}",
+                reason=undecided.reason,
+                candidates=undecided.candidates,
+                app=app,
+            ) from exc
 
     async def subscribe(
         self,
@@ -500,7 +651,10 @@ class Queue:
         client_timeout: Optional[float] = None,
         webhook_url: Optional[str] = None,
         validate: bool = False,
+        recover_lost_submit: bool = False,
         retry_rate_limited_submit: bool = True,
+        claimed: Optional[Collection[str]] = None,
+        recovery_timeout: Optional[float] = None,
     ) -> AnyJSON:
         """Submit a job, wait for it, and return its result.
 
@@ -512,11 +666,13 @@ class Queue:
             client_timeout: total deadline in seconds; on expiry the job is cancelled and
                 ``FalClientTimeoutError`` raised. Also the default ``start_timeout``.
 
-        The other arguments are as for ``submit``.
+        The other arguments are as for ``submit`` (``recover_lost_submit``: a lost submit
+        answer is looked up in the request history; see ``submit``).
 
         Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
         """
-        # ``retry_rate_limited_submit``: map's, passed on as submit's ``retry_rate_limits``.
+        # ``retry_rate_limited_submit``: map's, passed on as submit's ``retry_rate_limits``;
+        # ``claimed`` and ``recovery_timeout`` as for submit.
         check.positive_number("interval", interval, optional=False)
         client_timeout = check.positive_number("client_timeout", client_timeout)
         start_timeout = check.start_timeout(start_timeout)
@@ -546,6 +702,9 @@ class Queue:
                 validate=validate,
                 give_up_at=give_up_at,
                 retry_rate_limits=retry_rate_limited_submit,
+                recover_lost_submit=recover_lost_submit,
+                claimed=claimed,
+                recovery_timeout=recovery_timeout,
             )
             try:
                 await _invoke(on_enqueue, handle.request_id)

@@ -24,6 +24,7 @@ PROTOCOL = {
     "fal_client._openapi_schemas",
     "fal_client._platform",
     "fal_client._realtime_protocol",
+    "fal_client._reconcile",
     "fal_client._retry",
     "fal_client._schema_example",
     "fal_client._sse",

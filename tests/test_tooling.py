@@ -107,6 +107,7 @@ def test_public_names_are_pinned() -> None:
             "StartTimeoutError",
             "Status",
             "SubmitNotConfirmedError",
+            "SubmitNotRecoveredError",
             "SyncClient",
             "SyncIterator",
             "SyncRequestHandle",

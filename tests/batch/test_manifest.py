@@ -299,3 +299,68 @@ def test_a_job_the_map_timed_out_is_submitted_again_on_resume(
     again = mode.collect("map", WORK_APP, inputs, manifest=manifest)
     assert again == [{"i": 0, "out": "result-0"}, {"i": 1, "out": "result-1"}]
     assert submits(emu) == 3  # input 0 once, input 1 twice (the first was cancelled)
+
+
+# --- the submitting intent (issue 16) ------------------------------------------------------------
+
+
+def _fold(*records: dict[str, Any]) -> Any:
+    from fal_client._manifest import parse_manifest
+
+    lines = [{"fal_manifest": 1, "app": "a/b", "path": "", "created_at": 0.0}, *records]
+    data = "".join(json.dumps(r) + "\n" for r in lines).encode()
+    return parse_manifest(data)
+
+
+AT = "2026-12-01T12:00:00.000000Z"
+
+
+def test_a_submitting_intent_as_the_last_record_marks_a_submit_in_flight() -> None:
+    from datetime import datetime, timezone
+
+    state = _fold({"event": "submitting", "index": 0, "key": "k", "at": AT})
+    entry = state.entries[0]
+    assert entry.submitting_at == datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+    assert entry.request_id is None and not entry.done
+
+
+def test_a_record_after_the_intent_settles_it() -> None:
+    for later in (
+        {"event": "submitted", "index": 0, "key": "k", "request_id": "r"},
+        {"event": "failed", "index": 0, "key": "k", "request_id": None, "error_type": "X"},
+        {"event": "cancelled", "index": 0, "key": "k", "request_id": "r"},
+    ):
+        state = _fold({"event": "submitting", "index": 0, "key": "k", "at": AT}, later)
+        assert state.entries[0].submitting_at is None, later
+
+
+def test_a_lost_answer_after_the_intent_keeps_it_in_flight() -> None:
+    for error_type in ("SubmitNotConfirmedError", "SubmitNotRecoveredError"):
+        state = _fold(
+            {"event": "submitting", "index": 0, "key": "k", "at": AT},
+            {
+                "event": "failed",
+                "index": 0,
+                "key": "k",
+                "request_id": None,
+                "error_type": error_type,
+            },
+        )
+        assert state.entries[0].submitting_at is not None
+
+
+def test_every_recorded_request_id_is_collected_and_old_manifests_read_as_before() -> None:
+    state = _fold(
+        {"event": "submitted", "index": 0, "key": "k", "request_id": "r0"},
+        {"event": "cancelled", "index": 1, "key": "j", "request_id": "r1"},
+        {"event": "submitted", "index": 1, "key": "j", "request_id": "r2"},
+    )
+    assert state.request_ids == {"r0", "r1", "r2"}
+    assert all(e.submitting_at is None for e in state.entries.values())
+
+
+def test_a_submitting_record_without_a_time_is_refused() -> None:
+    from fal_client._manifest import ManifestError
+
+    with pytest.raises(ManifestError, match="valid 'at'"):
+        _fold({"event": "submitting", "index": 0, "key": "k", "at": "yesterday"})

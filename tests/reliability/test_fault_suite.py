@@ -46,11 +46,18 @@ class Fault:
     outcome: str
     params: dict[str, Any] = field(default_factory=dict)
     client: dict[str, Any] = field(default_factory=dict)
+    # map's own options: the unconfirmed cases run with the lookup of lost submits off (what
+    # the client does without the history); tests/reliability/test_lost_submit_recovery.py
+    # covers it on.
+    map: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
-        extra = "-".join(f"{k}={v}" for k, v in self.params.items())
+        extra = "-".join(f"{k}={v}" for k, v in {**self.params, **self.map}.items())
         return f"{self.kind}-{self.operation}" + (f"-{extra}" if extra else "")
+
+
+NO_LOOKUP = {"recover_lost_submit": False}
 
 
 FAULTS = [
@@ -66,14 +73,16 @@ FAULTS = [
     Fault("sse_cut", "status_stream", DELIVERED, {"after_events": 1}),
     # A status stream that answers later than the read timeout: reconnect, then poll.
     Fault("latency", "status_stream", DELIVERED, {"seconds": 1.0}, {"default_timeout": 0.3}),
-    # The submit reached the server and its answer was lost: never re-sent.
-    Fault("reset_after_submit", "submit", UNCONFIRMED),
+    # The submit reached the server and its answer was lost: map finds the job in the history.
+    Fault("reset_after_submit", "submit", DELIVERED),
+    # The same without the lookup: never re-sent.
+    Fault("reset_after_submit", "submit", UNCONFIRMED, map=NO_LOOKUP),
     # Reset before the server handled it: the client cannot tell that from the case above.
-    Fault("reset_before", "submit", UNCONFIRMED),
+    Fault("reset_before", "submit", UNCONFIRMED, map=NO_LOOKUP),
     # A submit answered later than the read timeout: sent, answer not seen, never re-sent.
     # (No late job can appear after the assertions: the emulator reads a delayed request's
     # body only after the delay, and by then the client has closed that connection.)
-    Fault("latency", "submit", UNCONFIRMED, {"seconds": 1.0}, {"default_timeout": 0.3}),
+    Fault("latency", "submit", UNCONFIRMED, {"seconds": 1.0}, {"default_timeout": 0.3}, NO_LOOKUP),
 ]
 
 
@@ -84,7 +93,13 @@ def test_a_batch_under_fault(fault: Fault, mode: Driver, emu: Emulator, work: Wo
     # Each job runs a moment, so status streams see it queued and running before it completes.
     inputs = [{"i": i, "sleep": 0.02} for i in range(INPUTS)]
     outcomes = mode.collect(
-        "map", WORK_APP, inputs, concurrency=8, return_exceptions=True, client_timeout=20
+        "map",
+        WORK_APP,
+        inputs,
+        concurrency=8,
+        return_exceptions=True,
+        client_timeout=20,
+        **fault.map,
     )
     hit = [r for r in emu.requests() if r.fault == fault.kind and r.operation == fault.operation]
     assert hit, "the fault never fired: the case proves nothing"
