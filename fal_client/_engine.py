@@ -10,6 +10,7 @@ clients (``_client.AsyncClient``, the generated ``SyncClient``) only delegate to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import anyio
@@ -20,7 +21,13 @@ from ._transport import Transport
 from ._upload import CDNTokenCache
 from ._upload_options import UploadOptions
 
-__all__ = ["STATUS_STREAM_OFF_SECONDS", "Engine", "StatusStreamSupport", "decode_json"]
+__all__ = [
+    "STATUS_STREAM_OFF_SECONDS",
+    "Engine",
+    "StatusStreamSupport",
+    "decode_json",
+    "get_platform_json",
+]
 
 # An origin that answered "no status stream here" is polled for this long, then tried again.
 STATUS_STREAM_OFF_SECONDS = 300.0
@@ -78,3 +85,15 @@ def decode_json(response: Any, *, app: str, request_id: Optional[str]) -> Any:
             app=app,
             request_id=request_id,
         ) from exc
+
+
+async def get_platform_json(
+    engine: Engine, path: str, query: Sequence[tuple[str, str]], *, about: str
+) -> Any:
+    """``GET`` a path of the platform API and decode its JSON body. Read-only, so retried as
+    any repeatable request is; ``about`` (an endpoint id) names the call in errors."""
+    url = engine.endpoints.platform(path, query)
+    response = await engine.transport.request(
+        "GET", url, repeatable=True, app=about, retry_server_errors=True
+    )
+    return decode_json(response, app=about, request_id=None)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Optional, Union
 
 from ._endpoints import parse_app_id
-from ._engine import Engine, decode_json
+from ._engine import Engine, decode_json, get_platform_json
 from ._errors import UnknownEndpointError
 from ._platform import (
     MAX_IDS_PER_CALL,
@@ -93,11 +93,7 @@ class Platform:
         self._schemas = schemas
 
     async def _get(self, path: str, query: Sequence[tuple[str, str]], about: str) -> Any:
-        url = self._engine.endpoints.platform(path, query)
-        response = await self._engine.transport.request(
-            "GET", url, repeatable=True, app=about, retry_server_errors=True
-        )
-        return decode_json(response, app=about, request_id=None)
+        return await get_platform_json(self._engine, path, query, about=about)
 
     async def models(
         self, endpoint_ids: Union[str, Iterable[str]], *, openapi: bool = False

@@ -32,7 +32,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from ._endpoints import Endpoints
-from ._engine import Engine, decode_json
+from ._engine import Engine, get_platform_json
 from ._errors import (
     FalClientError,
     InputProblem,
@@ -294,13 +294,9 @@ class SchemaCache:
 
 async def fetch_openapi(engine: Engine, endpoint_id: str) -> Mapping[str, Any]:
     """The OpenAPI document of ``endpoint_id`` from the platform API (no cache)."""
-    url = engine.endpoints.platform(
-        "models", [("endpoint_id", endpoint_id), ("expand", "openapi-3.0")]
-    )
-    response = await engine.transport.request(
-        "GET", url, repeatable=True, app=endpoint_id, retry_server_errors=True
-    )
-    page = parse_page(decode_json(response, app=endpoint_id, request_id=None), "models")
+    query = [("endpoint_id", endpoint_id), ("expand", "openapi-3.0")]
+    body = await get_platform_json(engine, "models", query, about=endpoint_id)
+    page = parse_page(body, "models")
     for item in page.items:
         model = parse_model(item)
         if model.endpoint_id == endpoint_id and model.openapi is not None:
