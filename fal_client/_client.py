@@ -445,11 +445,13 @@ class AsyncClient:
             webhook_url=webhook_url,
             validate=validate,
             recover_lost_submit=recover_lost_submit,
+            submit_via=self.submit,
         )
 
     async def status(self, application: str, request_id: str, *, with_logs: bool = False) -> Status:
         """The current status of a queued request."""
-        return await self._queue.status(application, request_id, with_logs=with_logs)
+        handle = await self.get_handle(application, request_id)
+        return await handle.status(with_logs=with_logs)
 
     async def result(
         self, application: str, request_id: str, *, cancel_on_give_up: bool = False
@@ -459,9 +461,8 @@ class AsyncClient:
         It re-attaches to a request that may be someone else's: giving up on the wait (Ctrl-C,
         a cancel scope, a timeout) leaves the job running, unless ``cancel_on_give_up``.
         """
-        return await self._queue.result(
-            application, request_id, cancel_on_give_up=cancel_on_give_up
-        )
+        handle = await self.get_handle(application, request_id)
+        return await handle.get(cancel_on_give_up=cancel_on_give_up)
 
     async def cancel(self, application: str, request_id: str) -> None:
         """Cancel a queued request."""

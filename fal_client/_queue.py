@@ -19,6 +19,7 @@ import json
 import logging
 import warnings
 from collections.abc import AsyncIterator, Collection, Mapping
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol, Union
 
@@ -77,6 +78,33 @@ MAX_SUBMIT_SENDS = 3
 # Statuses a failed wait may end on that prove the job is not running (it does not exist, is
 # not ours, or was cancelled): giving up then sends no cancel.
 _NOT_RUNNING_STATUSES = frozenset({400, 401, 403, 404, 410, 499})
+
+
+class SubmitsJobs(Protocol):
+    """A client surface's public ``submit`` (``AsyncClient.submit``), which ``subscribe``
+    passes through, as the official client's does."""
+
+    async def __call__(
+        self,
+        application: str,
+        arguments: AnyJSON,
+        *,
+        path: str = ...,
+        hint: Optional[str] = ...,
+        webhook_url: Optional[str] = ...,
+        priority: Optional[Priority] = ...,
+        headers: Optional[Mapping[str, str]] = ...,
+        start_timeout: Optional[float] = ...,
+        validate: bool = ...,
+        recover_lost_submit: bool = ...,
+    ) -> AsyncRequestHandle: ...
+
+
+# subscribe's client_timeout deadline, for the submit it makes through a public ``submit``
+# (whose signature has no room for it): read by ``Queue.submit`` of the same task.
+_SUBSCRIBE_GIVE_UP_AT: ContextVar[Optional[float]] = ContextVar(
+    "fal_client_subscribe_give_up_at", default=None
+)
 
 
 class HasEngine(Protocol):
@@ -464,6 +492,8 @@ class Queue:
         # submit's job cannot be; ``recovery_timeout``: the lookup's bound.
         check.flag("validate", validate)
         check.flag("recover_lost_submit", recover_lost_submit)
+        if give_up_at is None:
+            give_up_at = _SUBSCRIBE_GIVE_UP_AT.get()
         app = parse_app_id(application)
         checked = check_arguments(self._engine, arguments)
         request_headers = fal_headers(
@@ -655,6 +685,7 @@ class Queue:
         retry_rate_limited_submit: bool = True,
         claimed: Optional[Collection[str]] = None,
         recovery_timeout: Optional[float] = None,
+        submit_via: Optional[SubmitsJobs] = None,
     ) -> AnyJSON:
         """Submit a job, wait for it, and return its result.
 
@@ -672,7 +703,10 @@ class Queue:
         Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
         """
         # ``retry_rate_limited_submit``: map's, passed on as submit's ``retry_rate_limits``;
-        # ``claimed`` and ``recovery_timeout`` as for submit.
+        # ``claimed`` and ``recovery_timeout`` as for submit. ``submit_via`` (AsyncClient's):
+        # the surface's public ``submit`` to submit through, then the handle's public ``get``
+        # to wait through, so wrappers set on them (metering) see this call as they do with
+        # the official client; map and the sync client go to the definitions directly.
         check.positive_number("interval", interval, optional=False)
         client_timeout = check.positive_number("client_timeout", client_timeout)
         start_timeout = check.start_timeout(start_timeout)
@@ -688,29 +722,47 @@ class Queue:
                 )
         handle: Optional[AsyncRequestHandle] = None
 
+        # What subscribe hands on to submit, by either road.
+        submit_arguments: dict[str, Any] = dict(
+            path=path,
+            hint=hint,
+            webhook_url=webhook_url,
+            priority=priority,
+            headers=headers,
+            start_timeout=start_timeout,
+            validate=validate,
+            recover_lost_submit=recover_lost_submit,
+        )
+
+        async def submitted(give_up_at: Optional[float]) -> AsyncRequestHandle:
+            if submit_via is None:
+                return await self.submit(
+                    application,
+                    arguments,
+                    **submit_arguments,
+                    give_up_at=give_up_at,
+                    retry_rate_limits=retry_rate_limited_submit,
+                    claimed=claimed,
+                    recovery_timeout=recovery_timeout,
+                )
+            token = _SUBSCRIBE_GIVE_UP_AT.set(give_up_at)
+            try:
+                return await submit_via(application, arguments, **submit_arguments)
+            finally:
+                _SUBSCRIBE_GIVE_UP_AT.reset(token)
+
         async def flow(give_up_at: Optional[float]) -> AnyJSON:
             nonlocal handle
-            handle = await self.submit(
-                application,
-                arguments,
-                path=path,
-                hint=hint,
-                webhook_url=webhook_url,
-                priority=priority,
-                headers=headers,
-                start_timeout=start_timeout,
-                validate=validate,
-                give_up_at=give_up_at,
-                retry_rate_limits=retry_rate_limited_submit,
-                recover_lost_submit=recover_lost_submit,
-                claimed=claimed,
-                recovery_timeout=recovery_timeout,
-            )
+            handle = await submitted(give_up_at)
             try:
                 await _invoke(on_enqueue, handle.request_id)
             except BaseException:
                 await handle._cancel_on_give_up()
                 raise
+            if submit_via is not None:
+                return await handle.get(
+                    interval=interval, with_logs=with_logs, on_queue_update=on_queue_update
+                )
             return await handle._wait_result(
                 with_logs=with_logs, interval=interval, on_update=on_queue_update
             )

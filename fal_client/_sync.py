@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
 from ._batch import Progress
-from ._client import AnyJSON, AsyncClient, OnEnqueue, OnQueueUpdate, Priority
+from ._client import AnyJSON, AsyncClient, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
 from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
 from ._platform_api import HistoryStatus, Platform
 from ._portal import Portal, SyncIterator
@@ -38,6 +38,14 @@ from ._upload import Lifecycle
 from ._upload_options import UploadOptions
 
 __all__ = ["SyncClient", "SyncPlatform", "SyncRequestHandle"]
+
+# AsyncRequestHandle's operations as defined, taken once at import: the sync handle runs these,
+# so a wrapper set later on the public async class (metering middleware does that) sees async
+# calls only, as with the official client's two separate classes.
+_async_handle_status = AsyncRequestHandle.status
+_async_handle_iter_events = AsyncRequestHandle.iter_events
+_async_handle_get = AsyncRequestHandle.get
+_async_handle_cancel = AsyncRequestHandle.cancel
 
 
 class SyncRequestHandle(SyncRequestHandleBase):
@@ -60,7 +68,7 @@ class SyncRequestHandle(SyncRequestHandleBase):
         Args:
             with_logs: include the job's log lines in ``InProgress``/``Completed``.
         """
-        return self._portal.call(partial(self._handle.status, with_logs=with_logs))
+        return self._portal.call(partial(_async_handle_status, self._handle, with_logs=with_logs))
 
     def iter_events(
         self, *, with_logs: bool = False, interval: float = 0.1
@@ -71,7 +79,7 @@ class SyncRequestHandle(SyncRequestHandleBase):
         to polling, starting every ``interval`` seconds and slowing down to 2 s, when the stream
         is unavailable or keeps breaking.
         """
-        events = self._handle.iter_events(with_logs=with_logs, interval=interval)
+        events = _async_handle_iter_events(self._handle, with_logs=with_logs, interval=interval)
         return self._portal.iterate(lambda: events)
 
     def get(
@@ -103,7 +111,8 @@ class SyncRequestHandle(SyncRequestHandleBase):
         if on_queue_update is None:
             return self._portal.call(
                 partial(
-                    self._handle.get,
+                    _async_handle_get,
+                    self._handle,
                     interval=interval,
                     cancel_on_give_up=cancel_on_give_up,
                     with_logs=with_logs,
@@ -112,7 +121,8 @@ class SyncRequestHandle(SyncRequestHandleBase):
             )
 
         def make(relay: Relay) -> Awaitable[AnyJSON]:
-            return self._handle.get(
+            return _async_handle_get(
+                self._handle,
                 interval=interval,
                 cancel_on_give_up=cancel_on_give_up,
                 with_logs=with_logs,
@@ -129,7 +139,7 @@ class SyncRequestHandle(SyncRequestHandleBase):
         Raises:
             FalClientHTTPError: fal refused, e.g. 400 when the job already completed.
         """
-        return self._portal.call(self._handle.cancel)
+        return self._portal.call(partial(_async_handle_cancel, self._handle))
 
 
 class SyncPlatform:
@@ -364,7 +374,7 @@ class SyncClient(SyncClientBase):
         """
         return self._portal.call(
             partial(
-                self._async.run,
+                self._async._runs.run,
                 application,
                 arguments,
                 method=method,
@@ -399,7 +409,7 @@ class SyncClient(SyncClientBase):
         Raises:
             FalClientHTTPError: the app refused the request (checked before any event).
         """
-        events = self._async.stream(
+        events = self._async._runs.stream(
             application,
             arguments,
             path=path,
@@ -453,7 +463,7 @@ class SyncClient(SyncClientBase):
         return SyncRequestHandle(
             self._portal.call(
                 partial(
-                    self._async.submit,
+                    self._async._queue.submit,
                     application,
                     arguments,
                     path=path,
@@ -506,7 +516,7 @@ class SyncClient(SyncClientBase):
         if on_enqueue is None and on_queue_update is None:
             return self._portal.call(
                 partial(
-                    self._async.subscribe,
+                    self._async._queue.subscribe,
                     application,
                     arguments,
                     path=path,
@@ -526,7 +536,7 @@ class SyncClient(SyncClientBase):
             )
 
         def make(relay: Relay) -> Awaitable[AnyJSON]:
-            return self._async.subscribe(
+            return self._async._queue.subscribe(
                 application,
                 arguments,
                 path=path,
@@ -553,16 +563,12 @@ class SyncClient(SyncClientBase):
         else's: giving up on ``handle.get()`` leaves it running unless
         ``get(cancel_on_give_up=True)``.
         """
-        return SyncRequestHandle(
-            self._portal.call(partial(self._async.get_handle, application, request_id)),
-            self._portal,
-        )
+        return SyncRequestHandle(self._async._queue.handle(application, request_id), self._portal)
 
     def status(self, application: str, request_id: str, *, with_logs: bool = False) -> Status:
         """The current status of a queued request."""
-        return self._portal.call(
-            partial(self._async.status, application, request_id, with_logs=with_logs)
-        )
+        handle = self.get_handle(application, request_id)
+        return handle.status(with_logs=with_logs)
 
     def result(
         self, application: str, request_id: str, *, cancel_on_give_up: bool = False
@@ -572,15 +578,12 @@ class SyncClient(SyncClientBase):
         It re-attaches to a request that may be someone else's: giving up on the wait (Ctrl-C,
         a cancel scope, a timeout) leaves the job running, unless ``cancel_on_give_up``.
         """
-        return self._portal.call(
-            partial(
-                self._async.result, application, request_id, cancel_on_give_up=cancel_on_give_up
-            )
-        )
+        handle = self.get_handle(application, request_id)
+        return handle.get(cancel_on_give_up=cancel_on_give_up)
 
     def cancel(self, application: str, request_id: str) -> None:
         """Cancel a queued request."""
-        return self._portal.call(partial(self._async.cancel, application, request_id))
+        return self._portal.call(partial(self._async._queue.cancel, application, request_id))
 
     def upload(
         self,
@@ -626,7 +629,7 @@ class SyncClient(SyncClientBase):
         if progress is None:
             return self._portal.call(
                 partial(
-                    self._async.upload,
+                    self._async._files.upload,
                     data,
                     content_type,
                     file_name,
@@ -641,7 +644,7 @@ class SyncClient(SyncClientBase):
             )
 
         def make(relay: Relay) -> Awaitable[str]:
-            return self._async.upload(
+            return self._async._files.upload(
                 data,
                 content_type,
                 file_name,
@@ -687,7 +690,7 @@ class SyncClient(SyncClientBase):
         if progress is None:
             return self._portal.call(
                 partial(
-                    self._async.upload_file,
+                    self._async._files.upload_file,
                     path,
                     content_type=content_type,
                     file_name=file_name,
@@ -702,7 +705,7 @@ class SyncClient(SyncClientBase):
             )
 
         def make(relay: Relay) -> Awaitable[str]:
-            return self._async.upload_file(
+            return self._async._files.upload_file(
                 path,
                 content_type=content_type,
                 file_name=file_name,
@@ -739,7 +742,7 @@ class SyncClient(SyncClientBase):
         if progress is None:
             return self._portal.call(
                 partial(
-                    self._async.upload_image,
+                    self._async._files.upload_image,
                     image,
                     format,
                     repository=repository,
@@ -750,7 +753,7 @@ class SyncClient(SyncClientBase):
             )
 
         def make(relay: Relay) -> Awaitable[str]:
-            return self._async.upload_image(
+            return self._async._files.upload_image(
                 image,
                 format,
                 repository=repository,
@@ -770,7 +773,7 @@ class SyncClient(SyncClientBase):
         failed or cancelled download never leaves a partial file. Returns the path.
         """
         return self._portal.call(
-            partial(self._async.download, url, destination, overwrite=overwrite)
+            partial(self._async._files.download, url, destination, overwrite=overwrite)
         )
 
     def download_files(
@@ -795,7 +798,7 @@ class SyncClient(SyncClientBase):
         """
         return self._portal.call(
             partial(
-                self._async.download_files,
+                self._async._files.download_files,
                 result,
                 directory,
                 overwrite=overwrite,
@@ -876,7 +879,7 @@ class SyncClient(SyncClientBase):
 
         Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
         """
-        events = self._async.map(
+        events = self._async._batch.map(
             application,
             inputs,
             concurrency=concurrency,
@@ -946,7 +949,7 @@ class SyncClient(SyncClientBase):
                 image = conn.recv()
         """
         return RealtimeConnection(
-            self._async.realtime(
+            self._async._realtime.realtime(
                 application,
                 use_jwt=use_jwt,
                 path=path,
@@ -974,7 +977,7 @@ class SyncClient(SyncClientBase):
         ``recv()`` returns each message as ``bytes`` or ``str`` (``None`` after a clean close).
         """
         return WebSocketConnection(
-            self._async.ws_connect(
+            self._async._realtime.ws_connect(
                 application,
                 use_jwt=use_jwt,
                 path=path,

@@ -94,8 +94,20 @@ CLIENT_DELEGATIONS: dict[str, tuple[type, str]] = {
     "realtime": (Realtime, "_realtime"),
     "ws_connect": (Realtime, "_realtime"),
 }
+#: Operations written over the surface's own public methods, as the official client writes
+#: them, so a wrapper set on ``get_handle`` or a handle's ``get``/``status`` (metering
+#: middleware does this) sees these calls too: name -> (the client method giving the handle,
+#: the handle method, the parameters passed on to it).
+COMPOSED: dict[str, tuple[str, str, list[str]]] = {
+    "status": ("get_handle", "status", ["with_logs"]),
+    "result": ("get_handle", "get", ["cancel_on_give_up"]),
+}
+#: Extra arguments AsyncClient's delegation passes to its resource: ``subscribe`` submits
+#: through ``AsyncClient.submit`` and waits through the handle's public ``get``.
+CLIENT_PASSES = {"subscribe": "submit_via=self.submit"}
 #: Parameters of a resource method that other resources pass and users never see.
 INTERNAL_PARAMETERS = {
+    "submit_via",
     "give_up_at",
     "retry_rate_limits",
     "retry_rate_limited_submit",
@@ -168,7 +180,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
 from ._batch import Progress
-from ._client import AnyJSON, AsyncClient, OnEnqueue, OnQueueUpdate, Priority
+from ._client import AnyJSON, AsyncClient, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
 from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
 from ._platform_api import HistoryStatus, Platform
 from ._portal import Portal, SyncIterator
@@ -188,7 +200,15 @@ from ._upload import Lifecycle
 from ._upload_options import UploadOptions
 
 __all__ = ["SyncClient", "SyncPlatform", "SyncRequestHandle"]
+'''
 
+HANDLE_DEFINITIONS_COMMENT = """
+# AsyncRequestHandle's operations as defined, taken once at import: the sync handle runs these,
+# so a wrapper set later on the public async class (metering middleware does that) sees async
+# calls only, as with the official client's two separate classes.
+"""
+
+SYNC_HANDLE_CLASS = '''
 
 class SyncRequestHandle(SyncRequestHandleBase):
     """A queued fal request, for sync code: watch it, wait for its result, or cancel it.
@@ -323,40 +343,48 @@ def _plain(name: str) -> str:
     return "caller_headers(headers)" if name == "headers" else name
 
 
-def sync_method(op: Operation, target: str) -> str:
-    """One method of a generated sync class, calling ``{target}.{op.name}`` in the loop."""
+def sync_method(op: Operation, callee: str, first: str = "") -> str:
+    """One method of a generated sync class, calling ``{callee}({first}...)`` in the loop."""
     params = op.params
     callbacks = [p.name for p in params if p.name in CALLBACKS]
     head = (
         f"\n    def {op.name}(self, {render_params(params)}) -> {op.sync_returns()}:\n"
         f"{docstring(op.doc, '        ')}\n"
     )
-    args = call_args(params, _plain)
+    args = ", ".join(a for a in (first, call_args(params, _plain)) if a)
     wrap = RETURNS.get(op.returns, (None, None))[1]
     if op.iterates():
         # Made here, on the caller's thread, so bad arguments raise before anything is sent.
         body = (
-            f"        events = {target}.{op.name}({args})\n"
+            f"        events = {callee}({args})\n"
             "        return self._portal.iterate(lambda: events)\n"
         )
     elif not op.is_coroutine:
         assert wrap is not None, f"{op.name}: a plain method must return a wrapped value"
-        body = f"        return {wrap.format(value=f'{target}.{op.name}({args})')}\n"
+        body = f"        return {wrap.format(value=f'{callee}({args})')}\n"
     else:
-        fn = f"partial({target}.{op.name}, {args})" if args else f"{target}.{op.name}"
+        fn = f"partial({callee}, {args})" if args else callee
         call = f"self._portal.call({fn})"
         body = f"        return {wrap.format(value=call) if wrap else call}\n"
         if callbacks:
             # Without callbacks a plain call; with any, the relay that runs them on this thread.
-            relay_args = call_args(
-                params, lambda n: f"relayed(relay, {n}, {n!r})" if n in CALLBACKS else _plain(n)
+            relay_args = ", ".join(
+                a
+                for a in (
+                    first,
+                    call_args(
+                        params,
+                        lambda n: f"relayed(relay, {n}, {n!r})" if n in CALLBACKS else _plain(n),
+                    ),
+                )
+                if a
             )
             none = " and ".join(f"{n} is None" for n in callbacks)
             body = (
                 f"        if {none}:\n"
                 + textwrap.indent(body, "    ")
                 + f"\n        def make(relay: Relay) -> Awaitable[{op.returns}]:\n"
-                f"            return {target}.{op.name}({relay_args})\n\n"
+                f"            return {callee}({relay_args})\n\n"
                 "        return self._portal.call_with_callbacks(make)\n"
             )
     return head + body
@@ -364,14 +392,17 @@ def sync_method(op: Operation, target: str) -> str:
 
 def client_delegation(name: str) -> str:
     """One of ``AsyncClient``'s operations: its resource method's signature and docstring, and
-    a body that hands the arguments on unchanged."""
+    a body that hands the arguments on unchanged (or, for ``COMPOSED``, the composition)."""
     resource, attribute = CLIENT_DELEGATIONS[name]
     op = Operation.read(resource, name)
+    if name in COMPOSED:
+        return composed_method(op, is_async=True)
     define, call = ("async def", "await ") if op.is_coroutine else ("def", "")
+    args = ", ".join(a for a in (call_args(op.params, str), CLIENT_PASSES.get(name, "")) if a)
     return (
         f"\n    {define} {name}(self, {render_params(op.params)}) -> {op.returns}:\n"
         f"{docstring(op.doc, '        ')}\n"
-        f"        return {call}self.{attribute}.{name}({call_args(op.params, str)})\n"
+        f"        return {call}self.{attribute}.{name}({args})\n"
     )
 
 
@@ -405,7 +436,7 @@ def sync_resource(async_class: type, sync_name: str, operations: list[str]) -> s
         "        self._portal = portal\n"
     ]
     for name in operations:
-        chunks.append(sync_method(Operation.read(async_class, name), "self._resource"))
+        chunks.append(sync_method(Operation.read(async_class, name), f"self._resource.{name}"))
     return "".join(chunks)
 
 
@@ -421,8 +452,13 @@ def resource_property(attribute: str, sync_name: str) -> str:
 
 def generate_sync() -> str:
     chunks = [SYNC_HEADER]
+    chunks.append(HANDLE_DEFINITIONS_COMMENT)
     for name in HANDLE_OPERATIONS:
-        chunks.append(sync_method(Operation.read(AsyncRequestHandle, name), "self._handle"))
+        chunks.append(f"_async_handle_{name} = AsyncRequestHandle.{name}\n")
+    chunks.append(SYNC_HANDLE_CLASS)
+    for name in HANDLE_OPERATIONS:
+        op = Operation.read(AsyncRequestHandle, name)
+        chunks.append(sync_method(op, f"_async_handle_{name}", first="self._handle"))
     for _, async_class, sync_name, operations in RESOURCES:
         chunks.append(sync_resource(async_class, sync_name, operations))
     chunks.append("\n\nclass SyncClient(SyncClientBase):\n" + SYNC_CLIENT_DOC)
@@ -430,8 +466,42 @@ def generate_sync() -> str:
     for attribute, _, sync_name, _ in RESOURCES:
         chunks.append(resource_property(attribute, sync_name))
     for name in CLIENT_OPERATIONS:
-        chunks.append(sync_method(Operation.read(AsyncClient, name), "self._async"))
+        chunks.append(sync_client_method(name))
     return "".join(chunks)
+
+
+def sync_client_method(name: str) -> str:
+    """One of ``SyncClient``'s operations: like the official client's, it passes through the
+    same surface's public methods where ``AsyncClient``'s does, and otherwise straight to the
+    resource, never through ``AsyncClient``'s public methods (see ``COMPOSED``)."""
+    op = Operation.read(AsyncClient, name)
+    if name in COMPOSED:
+        return composed_method(op, is_async=False)
+    if name == "get_handle":
+        # Nothing to await: the sync handle is made here, without a trip to the loop.
+        return (
+            f"\n    def get_handle(self, {render_params(op.params)}) -> SyncRequestHandle:\n"
+            f"{docstring(op.doc, '        ')}\n"
+            "        return SyncRequestHandle(\n"
+            "            self._async._queue.handle(application, request_id), self._portal\n"
+            "        )\n"
+        )
+    _, attribute = CLIENT_DELEGATIONS[name]
+    return sync_method(op, f"self._async.{attribute}.{name}")
+
+
+def composed_method(op: Operation, *, is_async: bool) -> str:
+    """An operation written as the official client writes it, over the surface's own public
+    methods (``status`` = ``get_handle`` + the handle's ``status``), for either surface."""
+    first, then, passed = COMPOSED[op.name]
+    define, wait = ("async def", "await ") if is_async else ("def", "")
+    returns = op.returns if is_async else op.sync_returns()
+    return (
+        f"\n    {define} {op.name}(self, {render_params(op.params)}) -> {returns}:\n"
+        f"{docstring(op.doc, '        ')}\n"
+        f"        handle = {wait}self.{first}(application, request_id)\n"
+        f"        return {wait}handle.{then}({', '.join(f'{n}={n}' for n in passed)})\n"
+    )
 
 
 def module_function(op: Operation, *, is_async: bool) -> str:
