@@ -186,6 +186,18 @@ def async_run(spec: dict[str, Any]) -> dict[str, Any]:
     samples: list[float] = []
 
     async def main() -> None:
+        if spec.get("variant") == "raw":
+            # The async floor: the same one POST on the library's own AsyncClient.
+            url = f"{RUN_URL}/{app}"
+            async with raw_async_client(spec["lib"], 10) as raw:
+                for i in range(warmup + n):
+                    t0 = time.perf_counter()
+                    response = await raw.post(url, json={})
+                    response.raise_for_status()
+                    response.json()
+                    if i >= warmup:
+                        samples.append(time.perf_counter() - t0)
+            return
         async with fal_client.AsyncClient(**our_client_kwargs(spec["lib"])) as client:
             for i in range(warmup + n):
                 t0 = time.perf_counter()

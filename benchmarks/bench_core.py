@@ -261,6 +261,14 @@ SYNC_RUN_ROWS = [
 ]
 ASYNC_RUN_ROWS = [
     (
+        "raw httpx2.AsyncClient floor in a running asyncio loop",
+        {"backend": "asyncio", "lib": "httpx2", "variant": "raw"},
+    ),
+    (
+        "raw httpx2.AsyncClient floor in a running trio loop",
+        {"backend": "trio", "lib": "httpx2", "variant": "raw"},
+    ),
+    (
         "ours AsyncClient.run in a running asyncio loop, httpx2",
         {"backend": "asyncio", "lib": "httpx2"},
     ),
@@ -285,7 +293,7 @@ def section_sync_run(b: Bench) -> list[dict[str, Any]]:
     rows = []
     meta = {label: (who, extra) for label, who, extra in SYNC_RUN_ROWS}
     meta.update(
-        {label: ("ours", {**extra, "variant": "in-loop"}) for label, extra in ASYNC_RUN_ROWS}
+        {label: ("ours", {"variant": "in-loop", **extra}) for label, extra in ASYNC_RUN_ROWS}
     )
     for label, samples in pooled.items():
         if not samples:

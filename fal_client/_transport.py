@@ -28,6 +28,7 @@ from ._errors import (
     error_from_response,
 )
 from ._http import library_of, load_library, never_sent
+from ._http_pool import ClientSender, Sender, new_sender
 from ._rate_signal import report_answer
 from ._retry import RetryPolicy, parse_retry_after
 from ._version import __version__
@@ -56,7 +57,7 @@ class Timeouts:
 
 
 async def _close_when_loop_ends(
-    client: Any, forget: Callable[[], None]
+    sender: Sender, forget: Callable[[], None]
 ) -> AsyncGenerator[None, None]:
     # An async generator parked at its yield is finalised by the event loop at shutdown
     # (asyncio.run's shutdown_asyncgens, trio.run's async-generator cleanup): that is where the
@@ -65,7 +66,7 @@ async def _close_when_loop_ends(
         yield
     finally:
         forget()
-        await client.aclose()
+        await sender.aclose()
 
 
 class Transport:
@@ -91,26 +92,28 @@ class Transport:
         self._credentials = credentials
         self._default_headers = dict(default_headers or {})
         self._injected = http_client
+        self._injected_sender = ClientSender(http_client)
         self.lib: ModuleType = (
             library_of(http_client) if http_client else load_library(http_library)
         )
         self._max_connections = max_connections
         self._default_timeout = self.lib.Timeout(timeouts.read, connect=timeouts.connect)
-        self._pools: dict[Any, tuple[Any, AsyncGenerator[None, None]]] = {}
+        self._pools: dict[Any, tuple[Sender, AsyncGenerator[None, None]]] = {}
 
     def __repr__(self) -> str:
         return f"<Transport {self.lib.__name__} {self.endpoints!r}>"
 
     # --- connection pools -------------------------------------------------------------
-    async def _client(self) -> Any:
+    async def _sender(self) -> Sender:
         if self._injected is not None:
-            return self._injected
+            return self._injected_sender
         loop_key = anyio.lowlevel.current_token().native_token
         entry = self._pools.get(loop_key)
         if entry is not None:
             return entry[0]
         lib = self.lib
-        client = lib.AsyncClient(
+        sender = new_sender(
+            lib,
             timeout=lib.Timeout(self.timeouts.read, connect=self.timeouts.connect),
             limits=lib.Limits(
                 max_connections=self._max_connections,
@@ -120,12 +123,11 @@ class Transport:
                 keepalive_expiry=4.0,
             ),
             headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
         )
-        closer = _close_when_loop_ends(client, lambda: self._forget_pool(loop_key))
+        closer = _close_when_loop_ends(sender, lambda: self._forget_pool(loop_key))
         await closer.__anext__()
-        self._pools[loop_key] = (client, closer)
-        return client
+        self._pools[loop_key] = (sender, closer)
+        return sender
 
     def _forget_pool(self, loop_key: Any) -> None:
         self._pools.pop(loop_key, None)
@@ -189,8 +191,8 @@ class Transport:
         return await self._credentials.header(self._refresh_post)
 
     async def _refresh_post(self, url: str, form: Mapping[str, str]) -> tuple[int, Any]:
-        client = await self._client()
-        response = await client.post(url, data=dict(form))
+        sender = await self._sender()
+        response = await sender.client.post(url, data=dict(form))
         try:
             return response.status_code, response.json()
         except ValueError:
@@ -287,7 +289,7 @@ class Transport:
         retry_rate_limits: bool,
         stream: bool,
     ) -> AsyncIterator[Any]:
-        client = await self._client()
+        sender = await self._sender()
         lib = self.lib
         policy = self.retry
         all_headers = await self._headers(url, headers, authorize)
@@ -303,7 +305,7 @@ class Transport:
         while True:
             attempt += 1
             body = _AttemptBody(content)
-            request = client.build_request(
+            request = sender.build(
                 method,
                 url,
                 content=body.content,
@@ -313,7 +315,7 @@ class Transport:
             )
             try:
                 try:
-                    response = await client.send(request, stream=True)
+                    response = await sender.send(request)
                 finally:
                     await body.close()
             except lib.TransportError as exc:

@@ -120,9 +120,9 @@ MUTATIONS = [
     Mutation(
         "tls-verified",
         "TLS certificates are verified",
-        "fal_client/_transport.py",
-        "        client = lib.AsyncClient(\n",
-        "        client = lib.AsyncClient(\n            verify=False,\n",
+        "fal_client/_http_pool.py",
+        "    pool = lib.AsyncHTTPTransport(limits=limits, trust_env=True)\n",
+        "    pool = lib.AsyncHTTPTransport(limits=limits, trust_env=True, verify=False)\n",
         ("tests/reliability/test_tls.py",),
     ),
     Mutation(

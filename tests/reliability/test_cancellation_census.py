@@ -324,8 +324,8 @@ def busy_connections(client: fal_client.AsyncClient) -> list[str]:
     """Connections of the client's pools that are neither idle nor closed, and requests still
     queued for one: what a request abandoned without cleanup leaves behind."""
     busy: list[str] = []
-    for http_client, _closer in list(client.engine.transport._pools.values()):
-        pool = http_client._transport._pool
+    for sender, _closer in list(client.engine.transport._pools.values()):
+        pool = sender.client._transport._pool
         for connection in list(pool.connections):
             if not connection.is_idle() and not connection.is_closed():
                 busy.append(repr(connection))

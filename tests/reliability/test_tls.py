@@ -188,8 +188,8 @@ async def test_control_a_client_trusting_the_certificate_gets_through(
 async def test_the_pool_context_verifies_certificates_and_hostnames(library: str) -> None:
     pytest.importorskip(library)
     client = fal_client.AsyncClient(key=KEY, http_library=library)
-    http = await client.engine.transport._client()
-    context = http._transport._pool._ssl_context
+    sender = await client.engine.transport._sender()
+    context = sender.client._transport._pool._ssl_context
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
     await client.aclose()

@@ -1,0 +1,131 @@
+"""How one event loop's requests reach the HTTP library: straight to the pool, or via a client.
+
+A client of httpx/httpx2 does per request what this package never needs: it merges a base URL,
+runs an auth flow and a redirect loop (both no-ops here), stores cookies, and wraps the response
+stream to time it. On a local round trip that is about a quarter of the CPU a request costs
+(``benchmarks/bench_core.py``). So when the pool is ours, requests are built here, with the
+headers the library's client would add, and handed to its connection pool (the library's
+public ``AsyncHTTPTransport``) directly.
+
+Not when the environment names a proxy: only the library's client applies proxies (and
+``NO_PROXY``) from the environment, so such a pool sends through the client as before. And
+never for an ``http_client`` the user passed in: its settings (event hooks, auth, mounts) are
+the user's, so every request goes through it.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any, Optional, Union
+
+__all__ = ["ClientSender", "DirectSender", "Sender", "new_sender"]
+
+
+class ClientSender:
+    """Sends through an HTTP library client: the user's own, or ours when a proxy is set."""
+
+    def __init__(self, client: Any):
+        #: The library client every request goes through.
+        self.client = client
+
+    def build(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: Any,
+        params: Any,
+        headers: Mapping[str, str],
+        timeout: Any,
+    ) -> Any:
+        """The request of one attempt."""
+        return self.client.build_request(
+            method, url, content=content, params=params, headers=headers, timeout=timeout
+        )
+
+    async def send(self, request: Any) -> Any:
+        """Send ``request``; its response, body not read yet."""
+        return await self.client.send(request, stream=True)
+
+    async def aclose(self) -> None:
+        """Close the client and its connections."""
+        await self.client.aclose()
+
+
+class DirectSender:
+    """Builds requests itself and sends them to the library's connection pool directly."""
+
+    def __init__(self, lib: ModuleType, client: Any, pool: Any):
+        self._lib = lib
+        #: The library client over the same pool, for the rare request not worth building by
+        #: hand (a form POST). It owns the pool (closing it closes the pool) and knows the
+        #: headers its requests carry by default (User-Agent, Accept-Encoding...): every
+        #: request built here carries them too.
+        self.client = client
+        self._pool = pool
+        self._base_headers = client.headers
+
+    def build(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: Any,
+        params: Any,
+        headers: Mapping[str, str],
+        timeout: Any,
+    ) -> Any:
+        """The request of one attempt, with the client's default headers under ``headers``."""
+        merged = self._base_headers.copy()
+        merged.update(headers)
+        return self._lib.Request(
+            method,
+            url,
+            params=params,
+            headers=merged,
+            content=content,
+            extensions={"timeout": timeout.as_dict()},
+        )
+
+    async def send(self, request: Any) -> Any:
+        """Send ``request``; its response, body not read yet."""
+        response = await self._pool.handle_async_request(request)
+        response.request = request  # what the client would set: errors carry it
+        return response
+
+    async def aclose(self) -> None:
+        """Close the pool (through the client that owns it)."""
+        await self.client.aclose()
+
+
+#: What ``Transport`` sends one loop's requests with.
+Sender = Union[ClientSender, DirectSender]
+
+
+def new_sender(
+    lib: ModuleType,
+    *,
+    timeout: Any,
+    limits: Any,
+    headers: Mapping[str, str],
+    proxies: Optional[dict[str, str]] = None,
+) -> Sender:
+    """A pool for one event loop: direct, unless the environment names a proxy.
+
+    ``proxies`` (for tests): the environment's proxies, read with ``urllib.request.getproxies``
+    (what httpx and httpx2 read too) when not given.
+    """
+    if proxies is None:
+        proxies = urllib.request.getproxies()
+    if proxies:
+        return ClientSender(
+            lib.AsyncClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False)
+        )
+    # trust_env as the client's own pool would have it: SSL_CERT_FILE/SSL_CERT_DIR still count.
+    pool = lib.AsyncHTTPTransport(limits=limits, trust_env=True)
+    client = lib.AsyncClient(
+        timeout=timeout, headers=headers, follow_redirects=False, transport=pool
+    )
+    return DirectSender(lib, client, pool)

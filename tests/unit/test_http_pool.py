@@ -1,0 +1,134 @@
+"""Requests built for the pool directly carry what the library's client would send, and a proxy
+named by the environment is still honoured (such a pool sends through the client)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import fal_client
+from fal_client._http import load_library
+from fal_client._http_pool import ClientSender, DirectSender, new_sender
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
+
+LIBRARIES = ["httpx2", "httpx"]
+
+
+def _sender(lib_name: str, proxies: dict[str, str]) -> Any:
+    lib = load_library(lib_name)
+    return new_sender(
+        lib,
+        timeout=lib.Timeout(5.0),
+        limits=lib.Limits(max_connections=4),
+        headers={"User-Agent": "ua-under-test"},
+        proxies=proxies,
+    )
+
+
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_direct_requests_carry_the_clients_default_headers(lib_name: str) -> None:
+    sender = _sender(lib_name, proxies={})
+    assert isinstance(sender, DirectSender)
+    try:
+        lib = load_library(lib_name)
+        reference = lib.AsyncClient(headers={"User-Agent": "ua-under-test"})
+        request = sender.build(
+            "POST",
+            "http://127.0.0.1:9/x",
+            content=b"{}",
+            params={"a": "1"},
+            headers={"user-agent": "per-request", "Content-Type": "application/json"},
+            timeout=lib.Timeout(1.0, connect=2.0),
+        )
+        expected = reference.build_request(
+            "POST",
+            "http://127.0.0.1:9/x",
+            content=b"{}",
+            params={"a": "1"},
+            headers={"user-agent": "per-request", "Content-Type": "application/json"},
+            timeout=lib.Timeout(1.0, connect=2.0),
+        )
+        await reference.aclose()
+        assert dict(request.headers) == dict(expected.headers)
+        # A per-request header replaces the default, whatever its case: never sent twice.
+        assert request.headers.get_list("user-agent") == ["per-request"]
+        assert str(request.url) == str(expected.url)
+        assert request.extensions["timeout"] == expected.extensions["timeout"]
+        assert request.content == b"{}"
+    finally:
+        await sender.aclose()
+
+
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_a_proxy_in_the_environment_keeps_the_client_path(lib_name: str) -> None:
+    sender = _sender(lib_name, proxies={"https": "http://proxy.invalid:3128"})
+    try:
+        assert isinstance(sender, ClientSender)
+    finally:
+        await sender.aclose()
+
+
+@pytest.fixture
+def fake_proxy() -> Iterator[tuple[str, list[bytes]]]:
+    """An HTTP proxy on loopback that answers every request itself with ``{"via": "proxy"}``
+    and records each request line (a proxied request names the absolute URL)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, rest = data.partition(b"\r\n\r\n")
+                seen.append(head.split(b"\r\n", 1)[0])
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                body = b'{"via": "proxy"}'
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
+                )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    listener.close()
+    thread.join(5)
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+    fake_proxy: tuple[str, list[bytes]],
+    client_options: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy_url, seen = fake_proxy
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with fal_client.AsyncClient(**client_options) as client:
+        result = await client.run("fal-ai/echo", {"x": 1})
+    assert result == {"via": "proxy"}
+    # A proxied request names the absolute URL of the real server.
+    assert seen and seen[0].startswith(b"POST " + client_options["run_url"].encode())
