@@ -3,10 +3,17 @@
     python benchmarks/bench_import.py [--n 20] [--before DIR]
 
 Serverless functions and CLIs pay the import on every start, so this is measured the way they
-pay it: a new interpreter per sample. Two figures per sample:
+pay it: a new interpreter per sample. Two statements, each in its own fresh interpreters:
 
-* ``import ms``  - the ``import fal_client`` statement alone, timed inside the child
-                   (``perf_counter`` around it), so interpreter start-up noise stays out;
+* ``import fal_client`` - what every program pays;
+* ``from fal_client import AsyncClient, SyncClient`` - the engine too (the official client
+  loads everything at import, so for it the two are the same; here the engine loads on first
+  access, or on the first module-level call).
+
+Two figures per sample:
+
+* ``import ms``  - the statement alone, timed inside the child (``perf_counter`` around it), so
+                   interpreter start-up noise stays out;
 * ``process ms`` - the whole ``python -c`` child, start to exit, as a user waits for it.
 
 Ours is this tree imported by the running interpreter (``sys.executable``, this worktree's
@@ -35,9 +42,10 @@ from pathlib import Path
 
 from _official import ensure_official_venv  # this directory is sys.path[0] when run
 
+STATEMENTS = ("import fal_client", "from fal_client import AsyncClient, SyncClient")
 CHILD = (
-    "import time; t0 = time.perf_counter(); import fal_client; "
-    "print((time.perf_counter() - t0) * 1000.0, fal_client.__file__)"
+    "import time; t0 = time.perf_counter(); {statement}; t1 = time.perf_counter(); "
+    "import fal_client; print((t1 - t0) * 1000.0, fal_client.__file__)"
 )
 
 
@@ -50,13 +58,17 @@ class Side:
     process_ms: list[float] = field(default_factory=list)
     origin: str = ""
 
-    def sample(self, cwd: str) -> None:
+    def sample(self, cwd: str, statement: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         if self.pythonpath:
             env["PYTHONPATH"] = self.pythonpath
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [self.python, "-c", CHILD], cwd=cwd, env=env, capture_output=True, text=True
+            [self.python, "-c", CHILD.format(statement=statement)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         elapsed = (time.perf_counter() - t0) * 1000.0
         if proc.returncode != 0:
@@ -77,32 +89,39 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="another package tree to compare, by path")
     args = parser.parse_args()
 
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    results = [(statement, measure(statement, args)) for statement in STATEMENTS]
+    print(f"load average after:  {os.getloadavg()[0]:.2f}")
+    for statement, sides in results:
+        report(statement, sides, args.n)
+
+
+def measure(statement: str, args: argparse.Namespace) -> list[Side]:
     sides = [Side("ours", sys.executable)]
     if args.before is not None:
         sides.append(Side(f"ours @ {args.before}", sys.executable, str(args.before.resolve())))
-    official = Side("official 1.0.3", str(ensure_official_venv()))
-    sides.append(official)
-
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    sides.append(Side("official 1.0.3", str(ensure_official_venv())))
     with tempfile.TemporaryDirectory() as cwd:
         for side in sides:  # warm the page cache and the bytecode caches, not counted
-            side.sample(cwd)
+            side.sample(cwd, statement)
             side.import_ms.clear()
             side.process_ms.clear()
         for _ in range(args.n):
             for side in sides:
-                side.sample(cwd)
-    print(f"load average after:  {os.getloadavg()[0]:.2f}")
-    print()
+                side.sample(cwd, statement)
+    return sides
 
+
+def report(statement: str, sides: list[Side], n: int) -> None:
     header = (
         f"{'side':<40}  {'import med ms':>13}  {'import p90':>10}  "
         f"{'process med ms':>14}  {'process p90':>11}  {'import vs official':>18}"
     )
-    print(f"== import fal_client, {args.n} fresh interpreters per side, interleaved ==")
+    print()
+    print(f"== {statement}: {n} fresh interpreters per side, interleaved ==")
     print(header)
     print("-" * len(header))
-    reference = statistics.median(official.import_ms)
+    reference = statistics.median(sides[-1].import_ms)
     for side in sides:
         med = statistics.median(side.import_ms)
         print(
@@ -110,7 +129,6 @@ def main() -> None:
             f"{statistics.median(side.process_ms):>14.1f}  {p90(side.process_ms):>11.1f}  "
             f"{med / reference:>17.2f}x"
         )
-    print()
     for side in sides:
         print(f"  {side.label}: {side.origin.strip()}")
     ours = statistics.median(sides[0].import_ms)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import shutil
 import subprocess
 import sys
@@ -253,6 +254,50 @@ def test_the_light_import_check_can_fail() -> None:
     assert loaded_after("import fal_client; fal_client.webhooks", NOT_LOADED_BY_IMPORT) == [
         "fal_client.webhooks"
     ]
+
+
+# What a client (the engine) must not load until an operation needs it: fan-out, webhooks,
+# realtime's websocket, schema validation, the other event loop and the HTTP library the user
+# did not choose. asyncio loads when a sync client's loop thread starts, not before.
+NOT_LOADED_BY_A_CLIENT = (
+    "PIL",
+    "trio",
+    "msgpack",
+    "wsproto",
+    "cryptography",
+    "jsonschema",
+    "asyncio",
+    "fal_client._batch",
+    "fal_client._budget",
+    "fal_client._manifest",
+    "fal_client._openapi_schemas",
+    "fal_client._input_check",
+    "fal_client._websocket",
+    "fal_client.webhooks",
+    "fal_client.testing",
+    "fal_client._cli",
+    "fal_client._typegen",
+)
+
+
+@pytest.mark.parametrize("library", ["httpx2", "httpx"])
+def test_a_client_loads_only_what_its_operations_need(library: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(library) is None:
+        pytest.skip(f"{library} is not installed")
+    other = "httpx" if library == "httpx2" else "httpx2"
+    unwanted = (*NOT_LOADED_BY_A_CLIENT, other, f"{other.replace('httpx', 'httpcore')}")
+    code = (
+        "import sys; from fal_client import AsyncClient, SyncClient; "
+        "AsyncClient(key='k'); SyncClient(key='k').close(); "
+        f"print([m for m in {unwanted!r} if m in sys.modules], {library!r} in sys.modules)"
+    )
+    env = {**os.environ, "FAL_CLIENT_HTTP_LIBRARY": library}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.stdout.strip() == "[] True", proc.stdout + proc.stderr
 
 
 def test_every_public_name_resolves_in_a_fresh_interpreter() -> None:
