@@ -3,12 +3,16 @@
     python benchmarks/bench_import.py [--n 20] [--before DIR]
 
 Serverless functions and CLIs pay the import on every start, so this is measured the way they
-pay it: a new interpreter per sample. Two statements, each in its own fresh interpreters:
+pay it: a new interpreter per sample. Three statements, each in its own fresh interpreters:
 
 * ``import fal_client`` - what every program pays;
 * ``from fal_client import AsyncClient, SyncClient`` - the engine too (the official client
   loads everything at import, so for it the two are the same; here the engine loads on first
-  access, or on the first module-level call).
+  access, or on the first module-level call);
+* what a first sync call loads before it sends anything: for ours the clients, the HTTP
+  library (``_http.load_library``) and anyio's asyncio backend, which the loop thread starts
+  on; for the official client ``import fal_client`` again (it has loaded all of that). This is
+  the figure a one-call script pays in all; it is not ours to make faster than the libraries.
 
 Two figures per sample:
 
@@ -42,7 +46,21 @@ from pathlib import Path
 
 from _official import ensure_official_venv  # this directory is sys.path[0] when run
 
-STATEMENTS = ("import fal_client", "from fal_client import AsyncClient, SyncClient")
+# (title, ours, official)
+STATEMENTS = (
+    ("import fal_client", "import fal_client", "import fal_client"),
+    (
+        "from fal_client import AsyncClient, SyncClient",
+        "from fal_client import AsyncClient, SyncClient",
+        "from fal_client import AsyncClient, SyncClient",
+    ),
+    (
+        "what a first sync call loads",
+        "from fal_client import SyncClient; from fal_client._http import load_library; "
+        "load_library(); import anyio._backends._asyncio",
+        "import fal_client",
+    ),
+)
 CHILD = (
     "import time; t0 = time.perf_counter(); {statement}; t1 = time.perf_counter(); "
     "import fal_client; print((t1 - t0) * 1000.0, fal_client.__file__)"
@@ -54,17 +72,18 @@ class Side:
     label: str
     python: str
     pythonpath: str | None = None
+    statement: str = "import fal_client"
     import_ms: list[float] = field(default_factory=list)
     process_ms: list[float] = field(default_factory=list)
     origin: str = ""
 
-    def sample(self, cwd: str, statement: str) -> None:
+    def sample(self, cwd: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         if self.pythonpath:
             env["PYTHONPATH"] = self.pythonpath
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [self.python, "-c", CHILD.format(statement=statement)],
+            [self.python, "-c", CHILD.format(statement=self.statement)],
             cwd=cwd,
             env=env,
             capture_output=True,
@@ -90,35 +109,36 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    results = [(statement, measure(statement, args)) for statement in STATEMENTS]
+    results = [(title, measure(ours, official, args)) for title, ours, official in STATEMENTS]
     print(f"load average after:  {os.getloadavg()[0]:.2f}")
-    for statement, sides in results:
-        report(statement, sides, args.n)
+    for title, sides in results:
+        report(title, sides, args.n)
 
 
-def measure(statement: str, args: argparse.Namespace) -> list[Side]:
-    sides = [Side("ours", sys.executable)]
+def measure(ours: str, official: str, args: argparse.Namespace) -> list[Side]:
+    sides = [Side("ours", sys.executable, statement=ours)]
     if args.before is not None:
-        sides.append(Side(f"ours @ {args.before}", sys.executable, str(args.before.resolve())))
-    sides.append(Side("official 1.0.3", str(ensure_official_venv())))
+        path = str(args.before.resolve())
+        sides.append(Side(f"ours @ {args.before}", sys.executable, path, statement=ours))
+    sides.append(Side("official 1.0.3", str(ensure_official_venv()), statement=official))
     with tempfile.TemporaryDirectory() as cwd:
         for side in sides:  # warm the page cache and the bytecode caches, not counted
-            side.sample(cwd, statement)
+            side.sample(cwd)
             side.import_ms.clear()
             side.process_ms.clear()
         for _ in range(args.n):
             for side in sides:
-                side.sample(cwd, statement)
+                side.sample(cwd)
     return sides
 
 
-def report(statement: str, sides: list[Side], n: int) -> None:
+def report(title: str, sides: list[Side], n: int) -> None:
     header = (
         f"{'side':<40}  {'import med ms':>13}  {'import p90':>10}  "
         f"{'process med ms':>14}  {'process p90':>11}  {'import vs official':>18}"
     )
     print()
-    print(f"== {statement}: {n} fresh interpreters per side, interleaved ==")
+    print(f"== {title}: {n} fresh interpreters per side, interleaved ==")
     print(header)
     print("-" * len(header))
     reference = statistics.median(sides[-1].import_ms)
@@ -131,9 +151,12 @@ def report(statement: str, sides: list[Side], n: int) -> None:
         )
     for side in sides:
         print(f"  {side.label}: {side.origin.strip()}")
-    ours = statistics.median(sides[0].import_ms)
-    verdict = "PASS" if ours <= reference else "FAIL"
-    print(f"  target: ours no slower than official: {verdict} ({ours:.1f} vs {reference:.1f} ms)")
+    if title == STATEMENTS[0][0]:  # issue 18's target is the import itself
+        ours = statistics.median(sides[0].import_ms)
+        verdict = "PASS" if ours <= reference else "FAIL"
+        print(
+            f"  target: ours no slower than official: {verdict} ({ours:.1f} vs {reference:.1f} ms)"
+        )
 
 
 if __name__ == "__main__":
