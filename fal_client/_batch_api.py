@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Mapping
 from os import PathLike
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from . import _validate as check
-from ._batch import MapResults, MapSpec, Progress
-from ._budget import check_max_cost
 from ._endpoints import parse_app_id
 from ._headers import fal_headers
-from ._platform_api import Platform
-from ._queue import Queue
 from ._types import AnyJSON, Priority
+
+# The fan-out machinery (the state machine, manifests, budgets) loads on the first ``map``:
+# every client builds a ``Batch``, few programs call it.
+if TYPE_CHECKING:
+    from ._batch import MapResults, Progress
+    from ._platform_api import Platform
+    from ._queue import Queue
 
 
 class Batch:
@@ -101,6 +104,9 @@ class Batch:
 
         Use as ``async with client.map(app, inputs) as results: async for r in results: ...``.
         """
+        from ._batch import MapResults, MapSpec
+        from ._budget import check_max_cost
+
         parse_app_id(application)
         check.flag("validate", validate)
         check.flag("recover_lost_submit", recover_lost_submit)

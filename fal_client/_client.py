@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from . import _validate as check
 from ._auth import Credentials, LateCredentials, resolve_credentials
-from ._batch import MapResults, Progress
 from ._batch_api import Batch
 from ._endpoints import Endpoints
 from ._engine import Engine
@@ -36,6 +35,9 @@ from ._transport import Timeouts, Transport
 from ._types import AnyJSON, OnEnqueue, OnQueueUpdate, Priority
 from ._upload import Lifecycle
 from ._upload_options import UploadOptions
+
+if TYPE_CHECKING:  # fan-out loads on the first ``map`` (``_batch_api``)
+    from ._batch import MapResults, Progress
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from ._client import AsyncClient
 from ._endpoints import legacy_bases
 from ._retry import legacy_defaults
-from ._sync import SyncClient
+
+# The engine is imported when the first default client is built, not when ``import fal_client``
+# loads the module-level functions that call into here.
+if TYPE_CHECKING:
+    from ._client import AsyncClient
+    from ._sync import SyncClient
 
 # Every variable a client reads when it is created (``_auth``, ``_endpoints``, ``_http``).
 _CONFIG_VARIABLES = (
@@ -78,6 +82,8 @@ def default_sync_client() -> SyncClient:
     if client is None:
         with _lock:
             if _sync_client is None:
+                from ._sync import SyncClient
+
                 _sync_client = SyncClient()
             client = _sync_client
     return client
@@ -90,6 +96,8 @@ def default_async_client() -> AsyncClient:
     if client is None:
         with _lock:
             if _async_client is None:
+                from ._client import AsyncClient
+
                 _async_client = AsyncClient()
             client = _async_client
     return client

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
@@ -50,6 +49,8 @@ async def download(
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"url must be an absolute http(s) URL, got {url!r}")
     target = await _resolve_target(Path(destination), url, overwrite)
+    import tempfile  # about 4 ms (shutil, bz2, lzma) that only a download needs
+
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp: Optional[Path] = Path(tmp_name)
     try:

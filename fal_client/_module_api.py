@@ -8,21 +8,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
-from ._batch import MapResults, Progress
-from ._client import AnyJSON, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
 from ._defaults import default_async_client, default_sync_client
-from ._portal import SyncIterator
-from ._realtime import (
-    AsyncRealtimeConnection,
-    AsyncWebSocketConnection,
-    RealtimeConnection,
-    WebSocketConnection,
-)
-from ._status import Status
-from ._sync import SyncRequestHandle
-from ._upload import Lifecycle
+
+# Annotations only: ``import fal_client`` loads this module, and the engine behind these names
+# loads on the first call (through ``_defaults``), not at import.
+if TYPE_CHECKING:
+    from ._batch import MapResults, Progress
+    from ._client import AnyJSON, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
+    from ._portal import SyncIterator
+    from ._realtime import (
+        AsyncRealtimeConnection,
+        AsyncWebSocketConnection,
+        RealtimeConnection,
+        WebSocketConnection,
+    )
+    from ._status import Status
+    from ._sync import SyncRequestHandle
+    from ._upload import Lifecycle
 
 __all__ = [
     "cancel",

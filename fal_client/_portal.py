@@ -21,7 +21,6 @@ as the remote cancel of a fal job) before re-raising.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import concurrent.futures
 import contextvars
@@ -32,7 +31,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import AbstractAsyncContextManager
 from functools import partial
-from typing import Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import anyio
 import anyio.abc
@@ -41,6 +40,11 @@ from anyio.from_thread import BlockingPortal
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._aclosing import aclose
+
+# asyncio (about 30 ms to import) is loaded by anyio when a loop thread starts on it, so
+# ``import fal_client`` and a trio-only program do not pay for it here.
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -94,6 +98,8 @@ class _Loop:
         for task in tasks:
             task.cancel()
         if tasks:
+            import asyncio  # tasks exist only on an asyncio loop, which has loaded it
+
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_GRACE_SECONDS):
                 await asyncio.gather(*tasks, return_exceptions=True)
 

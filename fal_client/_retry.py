@@ -20,7 +20,6 @@ One AnyIO loop in ``_transport`` consults this module; nothing else retries. The
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Mapping
@@ -38,6 +37,9 @@ def parse_retry_after(value: Optional[str], *, now: Optional[float] = None) -> O
     try:
         seconds = float(value)
     except ValueError:
+        # Servers send delta-seconds; the email package (about 8 ms to import) only for dates.
+        import email.utils
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):

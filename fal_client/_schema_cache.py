@@ -13,11 +13,9 @@ A platform API on a loopback address (a local emulator) is not cached on disk un
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 import warnings
@@ -39,7 +37,6 @@ from ._errors import (
     InputValidationError,
     UnknownEndpointError,
 )
-from ._openapi_schemas import find_endpoint_schemas, validation_schema
 from ._platform import parse_model, parse_page
 
 __all__ = [
@@ -107,6 +104,7 @@ def _checker(schema: EndpointSchema) -> Any:
         if entry is not None and entry[0] is schema:
             return entry[1]
     from ._input_check import InputChecker
+    from ._openapi_schemas import validation_schema
 
     checker = InputChecker(validation_schema(schema.input, schema.components))
     with _checkers_lock:
@@ -116,6 +114,10 @@ def _checker(schema: EndpointSchema) -> Any:
 
 def read_schema(openapi: Mapping[str, Any], endpoint_id: str) -> EndpointSchema:
     """The ``EndpointSchema`` of ``endpoint_id`` in its OpenAPI document."""
+    # Here and in the disk cache, imports at first use: every client holds the process's
+    # ``SCHEMAS``, only ``validate=True`` and ``platform.schema`` read a document.
+    from ._openapi_schemas import find_endpoint_schemas
+
     found = find_endpoint_schemas(openapi, endpoint_id)
     return EndpointSchema(
         endpoint_id=endpoint_id,
@@ -143,6 +145,8 @@ class _DiskCache:
         self.directory = directory
 
     def _path(self, api_url: str, endpoint_id: str) -> Path:
+        import hashlib
+
         digest = hashlib.sha256(f"{api_url}\n{endpoint_id}".encode()).hexdigest()[:32]
         return self.directory / f"{digest}.json"
 
@@ -172,6 +176,8 @@ class _DiskCache:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             # Written aside and renamed: a reader never sees half a file.
+            import tempfile
+
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(entry, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import shutil
 import subprocess
 import sys
@@ -188,15 +189,165 @@ def test_public_names_of_the_emulator_are_pinned() -> None:
             assert obj.__doc__, f"fal_client.testing.{name} has no docstring"
 
 
+# What ``import fal_client`` must not load: serverless functions and CLIs pay the import on every
+# start (benchmarks/bench_import.py). The module-level functions load the engine on their first
+# call and the other public names on first access (``fal_client.__init__._LAZY``).
+NOT_LOADED_BY_IMPORT = (
+    # optional extras, test servers, the other event loop
+    "PIL",
+    "starlette",
+    "uvicorn",
+    "trio",
+    "msgpack",
+    "wsproto",
+    "cryptography",
+    "jsonschema",
+    # the event loop and the HTTP libraries: loaded by the first client
+    "asyncio",
+    "anyio",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "certifi",
+    "ssl",
+    "email",
+    "tempfile",
+    # the engine and what hangs off it
+    "fal_client._client",
+    "fal_client._sync",
+    "fal_client._portal",
+    "fal_client._engine",
+    "fal_client._transport",
+    "fal_client._queue",
+    "fal_client._batch",
+    "fal_client._budget",
+    "fal_client._platform_api",
+    "fal_client._schema_cache",
+    "fal_client._realtime",
+    "fal_client._websocket",
+    "fal_client._upload",
+    "fal_client._encoding",
+    "fal_client.webhooks",
+    "fal_client.client",
+    "fal_client.auth",
+    "fal_client.testing",
+    "fal_client._cli",
+    "fal_client._typegen",
+)
+
+
+def loaded_after(statement: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after running ``statement``."""
+    code = f"import sys; {statement}; print([m for m in {modules!r} if m in sys.modules])"
+    proc = run(sys.executable, "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    return eval(proc.stdout)  # type: ignore[no-any-return]
+
+
 def test_importing_the_package_stays_light() -> None:
+    assert loaded_after("import fal_client", NOT_LOADED_BY_IMPORT) == []
+
+
+def test_the_light_import_check_can_fail() -> None:
+    # The check above sees a module the statement loads (it would pass vacuously otherwise).
+    assert loaded_after("import fal_client; fal_client.webhooks", NOT_LOADED_BY_IMPORT) == [
+        "fal_client.webhooks"
+    ]
+
+
+# What a client (the engine) must not load until an operation needs it: fan-out, webhooks,
+# realtime's websocket, schema validation, the other event loop and the HTTP library the user
+# did not choose. asyncio loads when a sync client's loop thread starts, not before.
+NOT_LOADED_BY_A_CLIENT = (
+    "PIL",
+    "trio",
+    "msgpack",
+    "wsproto",
+    "cryptography",
+    "jsonschema",
+    "asyncio",
+    "fal_client._batch",
+    "fal_client._budget",
+    "fal_client._manifest",
+    "fal_client._openapi_schemas",
+    "fal_client._input_check",
+    "fal_client._websocket",
+    "fal_client.webhooks",
+    "fal_client.testing",
+    "fal_client._cli",
+    "fal_client._typegen",
+)
+
+
+@pytest.mark.parametrize("library", ["httpx2", "httpx"])
+def test_a_client_loads_only_what_its_operations_need(library: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(library) is None:
+        pytest.skip(f"{library} is not installed")
+    other = "httpx" if library == "httpx2" else "httpx2"
+    unwanted = (*NOT_LOADED_BY_A_CLIENT, other, f"{other.replace('httpx', 'httpcore')}")
     code = (
-        "import sys, fal_client; "
-        "heavy = [m for m in ('PIL', 'starlette', 'uvicorn', 'trio', 'msgpack') "
-        "if m in sys.modules]; "
-        "print(heavy)"
+        "import sys; from fal_client import AsyncClient, SyncClient; "
+        "AsyncClient(key='k'); SyncClient(key='k').close(); "
+        f"print([m for m in {unwanted!r} if m in sys.modules], {library!r} in sys.modules)"
+    )
+    env = {**os.environ, "FAL_CLIENT_HTTP_LIBRARY": library}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.stdout.strip() == "[] True", proc.stdout + proc.stderr
+
+
+def test_every_public_name_resolves_in_a_fresh_interpreter() -> None:
+    # ``from fal_client import X`` reaches the lazy ``__getattr__`` for names not yet loaded;
+    # each name is imported as the first thing a fresh process does.
+    code = (
+        "import fal_client, subprocess, sys\n"
+        "failed = [n for n in fal_client.__all__ if subprocess.run([sys.executable, '-c', "
+        "f'from fal_client import {n}']).returncode]\n"
+        "print(failed)"
     )
     proc = run(sys.executable, "-c", code)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_lazy_names_are_the_defining_modules_objects() -> None:
+    import importlib
+
+    import fal_client
+
+    lazy: dict[str, str] = fal_client._LAZY  # type: ignore[attr-defined]
+    assert set(lazy) <= set(fal_client.__all__)
+    for name, module in lazy.items():
+        real = importlib.import_module(f"fal_client.{module}")
+        expected = real if module == name else getattr(real, name)
+        assert getattr(fal_client, name) is expected, name
+    assert set(fal_client.__all__) <= set(dir(fal_client))
+    with pytest.raises(AttributeError):
+        fal_client.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_type_checkers_see_the_lazy_names() -> None:
+    # The ``if TYPE_CHECKING:`` imports in __init__ are what mypy and editors see; they must
+    # name exactly the lazy table's names, from the same modules.
+    import ast
+
+    tree = ast.parse((ROOT / "fal_client" / "__init__.py").read_text())
+    seen: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for stmt in node.body:
+                if isinstance(stmt, ast.ImportFrom) and stmt.level == 1:
+                    for alias in stmt.names:
+                        name = alias.asname or alias.name
+                        seen[name] = stmt.module or alias.name
+    import fal_client
+
+    lazy = dict(fal_client._LAZY)  # type: ignore[attr-defined]
+    official_paths = {"auth": "auth", "client": "client"}  # loaded on first use, not listed
+    assert seen == {**lazy, **official_paths}
 
 
 def test_sync_and_async_surfaces_match() -> None:

@@ -177,16 +177,12 @@ from datetime import datetime, timedelta
 from functools import cached_property, partial
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
-from ._batch import Progress
 from ._client import AnyJSON, AsyncClient, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
-from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
-from ._platform_api import HistoryStatus, Platform
 from ._portal import Portal, SyncIterator
 from ._realtime import RealtimeConnection, WebSocketConnection
 from ._retry import RetryPolicy
-from ._schema_cache import EndpointSchema
 from ._status import Status
 from ._sync_base import (
     Relay,
@@ -198,6 +194,13 @@ from ._sync_base import (
 )
 from ._upload import Lifecycle
 from ._upload_options import UploadOptions
+
+# Annotations only: fan-out and the platform's answer types load when first used.
+if TYPE_CHECKING:
+    from ._batch import Progress
+    from ._platform import CostEstimate, HistoryItem, ModelInfo, Price
+    from ._platform_api import HistoryStatus, Platform
+    from ._schema_cache import EndpointSchema
 
 __all__ = ["SyncClient", "SyncPlatform", "SyncRequestHandle"]
 '''
@@ -244,21 +247,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
-from ._batch import MapResults, Progress
-from ._client import AnyJSON, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
 from ._defaults import default_async_client, default_sync_client
-from ._portal import SyncIterator
-from ._realtime import (
-    AsyncRealtimeConnection,
-    AsyncWebSocketConnection,
-    RealtimeConnection,
-    WebSocketConnection,
-)
-from ._status import Status
-from ._sync import SyncRequestHandle
-from ._upload import Lifecycle
+
+# Annotations only: ``import fal_client`` loads this module, and the engine behind these names
+# loads on the first call (through ``_defaults``), not at import.
+if TYPE_CHECKING:
+    from ._batch import MapResults, Progress
+    from ._client import AnyJSON, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
+    from ._portal import SyncIterator
+    from ._realtime import (
+        AsyncRealtimeConnection,
+        AsyncWebSocketConnection,
+        RealtimeConnection,
+        WebSocketConnection,
+    )
+    from ._status import Status
+    from ._sync import SyncRequestHandle
+    from ._upload import Lifecycle
 
 __all__ = [
 {names}
