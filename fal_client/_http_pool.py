@@ -22,6 +22,9 @@ from typing import Any, Optional, Union
 
 __all__ = ["ClientSender", "DirectSender", "Sender", "new_sender"]
 
+# Parsed POST URLs a direct pool keeps; starting over when full keeps the current ones.
+_URL_CACHE_SIZE = 256
+
 
 class ClientSender:
     """Sends through an HTTP library client: the user's own, or ours when a proxy is set."""
@@ -66,6 +69,9 @@ class DirectSender:
         self.client = client
         self._pool = pool
         self._base_headers = client.headers
+        # Parsed URLs by text: an app's run and submit URLs repeat on every call, and parsing
+        # one is a third of building a request.
+        self._urls: dict[str, Any] = {}
 
     def build(
         self,
@@ -80,9 +86,16 @@ class DirectSender:
         """The request of one attempt, with the client's default headers under ``headers``."""
         merged = self._base_headers.copy()
         merged.update(headers)
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = self._lib.URL(url)
+            if method == "POST":  # run and submit URLs; a GET's names a request id
+                if len(self._urls) >= _URL_CACHE_SIZE:
+                    self._urls.clear()
+                self._urls[url] = parsed
         return self._lib.Request(
             method,
-            url,
+            parsed,
             params=params,
             headers=merged,
             content=content,

@@ -132,3 +132,41 @@ async def test_requests_go_through_the_proxy_the_environment_names(
     assert result == {"via": "proxy"}
     # A proxied request names the absolute URL of the real server.
     assert seen and seen[0].startswith(b"POST " + client_options["run_url"].encode())
+
+
+async def test_a_repeated_url_is_parsed_once_and_never_changed_by_params() -> None:
+    sender = _sender("httpx2" if _has("httpx2") else "httpx", proxies={})
+    lib = load_library("httpx2" if _has("httpx2") else "httpx")
+    try:
+
+        def build(params: Any) -> Any:
+            return sender.build(
+                "POST",
+                "http://127.0.0.1:9/run/a/b?x=1",
+                content=b"{}",
+                params=params,
+                headers={},
+                timeout=lib.Timeout(1.0),
+            )
+
+        with_params = build({"logs": "1"})
+        plain = build(None)
+        # As the library's own client builds them (its params replace the URL's query).
+        reference = lib.AsyncClient()
+        expected = reference.build_request(
+            "POST", "http://127.0.0.1:9/run/a/b?x=1", params={"logs": "1"}
+        )
+        await reference.aclose()
+        assert str(with_params.url) == str(expected.url)
+        assert str(plain.url) == "http://127.0.0.1:9/run/a/b?x=1"
+        assert list(sender._urls) == ["http://127.0.0.1:9/run/a/b?x=1"]
+    finally:
+        await sender.aclose()
+
+
+def _has(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
