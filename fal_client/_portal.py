@@ -39,6 +39,7 @@ import anyio.lowlevel
 from anyio.from_thread import BlockingPortal
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from . import _deadline as deadline
 from ._aclosing import aclose
 
 # asyncio (about 30 ms to import) is loaded by anyio when a loop thread starts on it, so
@@ -361,6 +362,9 @@ class _Call(concurrent.futures.Future[T]):
         # abandon() sees the flag and waits for the cleanup.
         self._began = False
         self.finished = threading.Event()
+        # The caller's overall deadline (subscribe's client_timeout over its submit and its
+        # wait, two calls), read on the caller's thread: the task runs bounded by it.
+        self._deadline = deadline.current()
 
     def start(self) -> None:
         """Schedule the task in the loop (one non-blocking hop)."""
@@ -376,7 +380,14 @@ class _Call(concurrent.futures.Future[T]):
             with anyio.CancelScope() as scope:
                 self.add_done_callback(partial(self._cancel_soon, scope))
                 try:
-                    value = await fn()
+                    if self._deadline is None:
+                        value = await fn()
+                    else:
+                        with deadline.adopted(self._deadline):
+                            with anyio.move_on_after(self._deadline - time.monotonic()) as bound:
+                                value = await fn()
+                        if bound.cancelled_caught:
+                            raise deadline.DeadlinePassed()
                 except anyio.get_cancelled_exc_class():
                     self.cancel()
                     raise

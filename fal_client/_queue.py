@@ -19,13 +19,14 @@ import json
 import logging
 import warnings
 from collections.abc import AsyncIterator, Collection, Mapping
-from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol, Union
 
 import anyio
 import anyio.lowlevel
 
+from . import _deadline as deadline
 from . import _reconcile as reconcile
 from . import _sse as sse
 from . import _validate as check
@@ -56,6 +57,8 @@ __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "AsyncRequestHandle",
     "Queue",
+    "SubmitInFlightAtDeadline",
+    "SubscribePlan",
     "cancel_remotely",
     "fetch_result",
 ]
@@ -100,11 +103,63 @@ class SubmitsJobs(Protocol):
     ) -> AsyncRequestHandle: ...
 
 
-# subscribe's client_timeout deadline, for the submit it makes through a public ``submit``
-# (whose signature has no room for it): read by ``Queue.submit`` of the same task.
-_SUBSCRIBE_GIVE_UP_AT: ContextVar[Optional[float]] = ContextVar(
-    "fal_client_subscribe_give_up_at", default=None
-)
+@dataclass(frozen=True)
+class SubscribePlan:
+    """``subscribe``'s arguments that are not ``submit``'s, checked before anything is sent,
+    and its timeouts reconciled: the one reading of them for both surfaces' ``subscribe``."""
+
+    client_timeout: Optional[float]
+    start_timeout: Optional[float]
+
+    @classmethod
+    def read(
+        cls,
+        *,
+        interval: float,
+        client_timeout: Optional[float],
+        start_timeout: Optional[float],
+        on_enqueue: Optional[OnEnqueue],
+        on_queue_update: Optional[OnQueueUpdate],
+        stacklevel: int,
+    ) -> SubscribePlan:
+        """Check the arguments (``stacklevel``: where a warning points, counted from here)."""
+        check.positive_number("interval", interval, optional=False)
+        for name, callback in (("on_enqueue", on_enqueue), ("on_queue_update", on_queue_update)):
+            if callback is not None and not callable(callback):
+                raise TypeError(f"{name} must be a callable, got {callback!r}")
+        client_timeout = check.positive_number("client_timeout", client_timeout)
+        start_timeout = check.start_timeout(start_timeout)
+        if client_timeout is not None:
+            if start_timeout is None and client_timeout > 1:
+                start_timeout = client_timeout  # the job should not start after we gave up
+            elif start_timeout is not None and start_timeout > client_timeout:
+                warnings.warn(
+                    f"start_timeout ({start_timeout:g}s) is larger than client_timeout "
+                    f"({client_timeout:g}s); the client gives up first",
+                    UserWarning,
+                    stacklevel=stacklevel + 1,
+                )
+        return cls(client_timeout, start_timeout)
+
+    def expired(self, app: str, request_id: Optional[str]) -> FalClientTimeoutError:
+        """The error of a subscribe whose ``client_timeout`` passed (the job was cancelled)."""
+        assert self.client_timeout is not None
+        return FalClientTimeoutError(
+            self.client_timeout,
+            request_id,
+            app=app,
+            message="no result within client_timeout; the job was cancelled",
+        )
+
+    def expired_in_submit(self, app: str) -> FalClientTimeoutError:
+        """The error of a subscribe whose ``client_timeout`` passed with the submit in flight."""
+        assert self.client_timeout is not None
+        return FalClientTimeoutError(
+            self.client_timeout,
+            app=app,
+            message="the submit was still in flight at the deadline: the job may have "
+            "been created, but its request id never arrived, so it was not cancelled",
+        )
 
 
 class HasEngine(Protocol):
@@ -142,6 +197,9 @@ class AsyncRequestHandle:
         # cancel it by default. A handle re-attached to an existing request (get_handle,
         # result) leaves the job to whoever started it unless asked (cancel_on_give_up=True).
         self._started_here = started_here
+        # Set once a caller gave up on the job here and its remote cancel went out (the sync
+        # subscribe reads it: a Ctrl-C that the wait handled needs no second cancel).
+        self._given_up = False
         self.app_id = app if isinstance(app, AppId) else parse_app_id(app)
         self.request_id = check.request_id(request_id)
         endpoints = engine.endpoints
@@ -391,6 +449,7 @@ class AsyncRequestHandle:
         )
 
     async def _cancel_on_give_up(self) -> None:
+        self._given_up = True
         # Shielded so it runs although our task is being cancelled; bounded so giving up is prompt.
         with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_SECONDS):
             try:
@@ -410,8 +469,9 @@ async def cancel_remotely(handle: AsyncRequestHandle) -> None:
     await handle._cancel_on_give_up()
 
 
-class _SubmitInFlightAtDeadline(Exception):
-    """``give_up_at`` passed while the submit POST was in flight (see ``Queue.submit``)."""
+class SubmitInFlightAtDeadline(Exception):
+    """subscribe's ``client_timeout`` passed while its submit POST was in flight (see
+    ``Queue.submit``)."""
 
 
 class _StatusStreamUnsupported(Exception):
@@ -454,7 +514,6 @@ class Queue:
         start_timeout: Optional[float] = None,
         validate: bool = False,
         recover_lost_submit: bool = False,
-        give_up_at: Optional[float] = None,
         retry_rate_limits: bool = True,
         claimed: Optional[Collection[str]] = None,
         recovery_timeout: Optional[float] = None,
@@ -492,8 +551,8 @@ class Queue:
         # submit's job cannot be; ``recovery_timeout``: the lookup's bound.
         check.flag("validate", validate)
         check.flag("recover_lost_submit", recover_lost_submit)
-        if give_up_at is None:
-            give_up_at = _SUBSCRIBE_GIVE_UP_AT.get()
+        # subscribe's client_timeout, if this submit is part of one (see _deadline.py).
+        give_up_at = deadline.in_loop_time()
         app = parse_app_id(application)
         checked = check_arguments(self._engine, arguments)
         request_headers = fal_headers(
@@ -533,7 +592,7 @@ class Queue:
                         shield.deadline = give_up_at
                     match = await self._recover(lost, exc, app.full, claimed, recovery_timeout)
                 if shield.cancelled_caught:
-                    raise _SubmitInFlightAtDeadline() from exc
+                    raise SubmitInFlightAtDeadline() from exc
                 if match.verdict is Verdict.FOUND:
                     request_id = match.request_id
                     logger.debug("lost submit to %s found: %s", app.full, request_id)
@@ -634,7 +693,7 @@ class Queue:
                 retry_rate_limits=retry_rate_limits,
             )
         if shield.cancelled_caught:
-            raise _SubmitInFlightAtDeadline()
+            raise SubmitInFlightAtDeadline()
         handle_response_headers(response.headers)
         data = decode_json(response, app=app.full, request_id=None)
         request_id = data.get("request_id") if isinstance(data, dict) else None
@@ -707,21 +766,15 @@ class Queue:
         # the surface's public ``submit`` to submit through, then the handle's public ``get``
         # to wait through, so wrappers set on them (metering) see this call as they do with
         # the official client; map and the sync client go to the definitions directly.
-        check.positive_number("interval", interval, optional=False)
-        client_timeout = check.positive_number("client_timeout", client_timeout)
-        start_timeout = check.start_timeout(start_timeout)
-        if client_timeout is not None:
-            if start_timeout is None and client_timeout > 1:
-                start_timeout = client_timeout
-            elif start_timeout is not None and start_timeout > client_timeout:
-                warnings.warn(
-                    f"start_timeout ({start_timeout:g}s) is larger than client_timeout "
-                    f"({client_timeout:g}s); the client gives up first",
-                    UserWarning,
-                    stacklevel=2,
-                )
+        plan = SubscribePlan.read(
+            interval=interval,
+            client_timeout=client_timeout,
+            start_timeout=start_timeout,
+            on_enqueue=on_enqueue,
+            on_queue_update=on_queue_update,
+            stacklevel=3,  # past this method and AsyncClient's
+        )
         handle: Optional[AsyncRequestHandle] = None
-
         # What subscribe hands on to submit, by either road.
         submit_arguments: dict[str, Any] = dict(
             path=path,
@@ -729,31 +782,24 @@ class Queue:
             webhook_url=webhook_url,
             priority=priority,
             headers=headers,
-            start_timeout=start_timeout,
+            start_timeout=plan.start_timeout,
             validate=validate,
             recover_lost_submit=recover_lost_submit,
         )
 
-        async def submitted(give_up_at: Optional[float]) -> AsyncRequestHandle:
+        async def flow() -> AnyJSON:
+            nonlocal handle
             if submit_via is None:
-                return await self.submit(
+                handle = await self.submit(
                     application,
                     arguments,
                     **submit_arguments,
-                    give_up_at=give_up_at,
                     retry_rate_limits=retry_rate_limited_submit,
                     claimed=claimed,
                     recovery_timeout=recovery_timeout,
                 )
-            token = _SUBSCRIBE_GIVE_UP_AT.set(give_up_at)
-            try:
-                return await submit_via(application, arguments, **submit_arguments)
-            finally:
-                _SUBSCRIBE_GIVE_UP_AT.reset(token)
-
-        async def flow(give_up_at: Optional[float]) -> AnyJSON:
-            nonlocal handle
-            handle = await submitted(give_up_at)
+            else:
+                handle = await submit_via(application, arguments, **submit_arguments)
             try:
                 await _invoke(on_enqueue, handle.request_id)
             except BaseException:
@@ -767,25 +813,16 @@ class Queue:
                 with_logs=with_logs, interval=interval, on_update=on_queue_update
             )
 
-        if client_timeout is None:
-            return await flow(None)
-        # client_timeout bounds the whole call, the submit included.
-        with anyio.move_on_after(client_timeout) as scope:
+        if plan.client_timeout is None:
+            return await flow()
+        # client_timeout bounds the whole call, the submit included (which reads the deadline
+        # from the context: a public submit has no parameter for it).
+        with anyio.move_on_after(plan.client_timeout), deadline.bounded(plan.client_timeout):
             try:
-                return await flow(scope.deadline)
-            except _SubmitInFlightAtDeadline:
-                raise FalClientTimeoutError(
-                    client_timeout,
-                    app=application,
-                    message="the submit was still in flight at the deadline: the job may have "
-                    "been created, but its request id never arrived, so it was not cancelled",
-                ) from None
-        raise FalClientTimeoutError(
-            client_timeout,
-            handle.request_id if handle else None,
-            app=application,
-            message="no result within client_timeout; the job was cancelled",
-        )
+                return await flow()
+            except SubmitInFlightAtDeadline:
+                raise plan.expired_in_submit(application) from None
+        raise plan.expired(application, handle.request_id if handle else None)
 
     def handle(self, application: str, request_id: str) -> AsyncRequestHandle:
         """The handle of an existing request (``AsyncClient.get_handle`` awaits it)."""

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
 from ._client import AnyJSON, AsyncClient, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
 from ._portal import Portal, SyncIterator
+from ._queue import SubscribePlan
 from ._realtime import RealtimeConnection, WebSocketConnection
 from ._retry import RetryPolicy
 from ._status import Status
 from ._sync_base import (
     Relay,
+    Subscription,
     SyncClientBase,
     SyncRequestHandleBase,
     caller_headers,
@@ -516,48 +518,31 @@ class SyncClient(SyncClientBase):
 
         Giving up in any way (cancellation, timeout, a callback raising) cancels the remote job.
         """
-        if on_enqueue is None and on_queue_update is None:
-            return self._portal.call(
-                partial(
-                    self._async._queue.subscribe,
-                    application,
-                    arguments,
-                    path=path,
-                    hint=hint,
-                    with_logs=with_logs,
-                    interval=interval,
-                    on_enqueue=on_enqueue,
-                    on_queue_update=on_queue_update,
-                    priority=priority,
-                    headers=caller_headers(headers),
-                    start_timeout=start_timeout,
-                    client_timeout=client_timeout,
-                    webhook_url=webhook_url,
-                    validate=validate,
-                    recover_lost_submit=recover_lost_submit,
-                )
-            )
-
-        def make(relay: Relay) -> Awaitable[AnyJSON]:
-            return self._async._queue.subscribe(
+        plan = SubscribePlan.read(
+            interval=interval,
+            client_timeout=client_timeout,
+            start_timeout=start_timeout,
+            on_enqueue=on_enqueue,
+            on_queue_update=on_queue_update,
+            stacklevel=2,
+        )
+        with Subscription(plan, application).bounded() as subscription:
+            subscription.handle = handle = self.submit(
                 application,
                 arguments,
                 path=path,
                 hint=hint,
-                with_logs=with_logs,
-                interval=interval,
-                on_enqueue=relayed(relay, on_enqueue, "on_enqueue"),
-                on_queue_update=relayed(relay, on_queue_update, "on_queue_update"),
-                priority=priority,
-                headers=caller_headers(headers),
-                start_timeout=start_timeout,
-                client_timeout=client_timeout,
                 webhook_url=webhook_url,
+                priority=priority,
+                headers=headers,
+                start_timeout=plan.start_timeout,
                 validate=validate,
                 recover_lost_submit=recover_lost_submit,
             )
-
-        return self._portal.call_with_callbacks(make)
+            subscription.enqueued(on_enqueue)
+            return handle.get(
+                interval=interval, with_logs=with_logs, on_queue_update=on_queue_update
+            )
 
     def get_handle(self, application: str, request_id: str) -> SyncRequestHandle:
         """A handle for an existing request of ``application`` (no request is sent).

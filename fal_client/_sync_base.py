@@ -8,16 +8,20 @@ here talks HTTP or knows fal's protocol.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, Callable, Optional
 
 from typing_extensions import Self
 
 from . import _app_context
+from . import _deadline as deadline
 from ._client import AsyncClient, AsyncRequestHandle, RefusedPrivateClient
 from ._endpoints import Endpoints
 from ._portal import Portal
+from ._queue import SubmitInFlightAtDeadline, SubscribePlan, cancel_remotely
+from ._types import OnEnqueue
 from ._upload_options import UploadOptions
 
 Relay = Callable[..., Awaitable[None]]
@@ -49,6 +53,51 @@ def relayed(relay: Relay, callback: Optional[Callable[..., Any]], name: str) -> 
     if not callable(callback):
         raise TypeError(f"{name} must be a callable, got {callback!r}")
     return partial(relay, callback)
+
+
+class Subscription:
+    """A sync ``subscribe`` in progress: ``submit`` and then ``get`` through the sync surface's
+    public methods (wrappers on them see it, as with the official client), one deadline over
+    both (``client_timeout``), and the job cancelled whenever it is given up."""
+
+    def __init__(self, plan: SubscribePlan, application: str):
+        self._plan = plan
+        self._application = application
+        self.handle: Optional[SyncRequestHandleBase] = None
+
+    @contextmanager
+    def bounded(self) -> Iterator[Subscription]:
+        """The block the two calls run in: past the deadline, the ``FalClientTimeoutError``
+        that ``AsyncClient.subscribe`` raises (the portal cancels a call at the deadline)."""
+        try:
+            with deadline.bounded(self._plan.client_timeout):
+                try:
+                    yield self
+                except SubmitInFlightAtDeadline:
+                    raise self._plan.expired_in_submit(self._application) from None
+                except deadline.DeadlinePassed:
+                    request_id = self.handle.request_id if self.handle else None
+                    raise self._plan.expired(self._application, request_id) from None
+        except (KeyboardInterrupt, SystemExit):
+            # Ctrl-C can land between the two calls, or before the wait reached the loop: the
+            # job is cancelled then, unless the wait gave up on it already.
+            self._cancel()
+            raise
+
+    def _cancel(self) -> None:
+        handle = self.handle
+        if handle is not None and not handle._handle._given_up:
+            handle._portal.call(partial(cancel_remotely, handle._handle))
+
+    def enqueued(self, on_enqueue: Optional[OnEnqueue]) -> None:
+        """Tell ``on_enqueue`` the request id; if it raises, the job is cancelled."""
+        if on_enqueue is None or self.handle is None:
+            return
+        try:
+            on_enqueue(self.handle.request_id)
+        except BaseException:
+            self._cancel()
+            raise
 
 
 class SyncRequestHandleBase:

@@ -108,7 +108,6 @@ CLIENT_PASSES = {"subscribe": "submit_via=self.submit"}
 #: Parameters of a resource method that other resources pass and users never see.
 INTERNAL_PARAMETERS = {
     "submit_via",
-    "give_up_at",
     "retry_rate_limits",
     "retry_rate_limited_submit",
     "claimed",
@@ -181,11 +180,13 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
 from ._client import AnyJSON, AsyncClient, AsyncRequestHandle, OnEnqueue, OnQueueUpdate, Priority
 from ._portal import Portal, SyncIterator
+from ._queue import SubscribePlan
 from ._realtime import RealtimeConnection, WebSocketConnection
 from ._retry import RetryPolicy
 from ._status import Status
 from ._sync_base import (
     Relay,
+    Subscription,
     SyncClientBase,
     SyncRequestHandleBase,
     caller_headers,
@@ -484,6 +485,8 @@ def sync_client_method(name: str) -> str:
     op = Operation.read(AsyncClient, name)
     if name in COMPOSED:
         return composed_method(op, is_async=False)
+    if name == "subscribe":
+        return sync_subscribe(op)
     if name == "get_handle":
         # Nothing to await: the sync handle is made here, without a trip to the loop.
         return (
@@ -495,6 +498,40 @@ def sync_client_method(name: str) -> str:
         )
     _, attribute = CLIENT_DELEGATIONS[name]
     return sync_method(op, f"self._async.{attribute}.{name}")
+
+
+def sync_subscribe(op: Operation) -> str:
+    """``SyncClient.subscribe``: ``submit`` and then the handle's ``get``, through the sync
+    surface's own public methods, as the official client does; ``Subscription`` (in
+    ``_sync_base.py``) holds the deadline over both and the cancel when it is given up.
+    (``AsyncClient.subscribe`` does the same in the loop: ``Queue.subscribe``'s ``submit_via``.)"""
+    own = {p.name for p in op.params}
+    submit = [p.name for p in Operation.read(AsyncClient, "submit").params][2:]
+    missing = [n for n in submit if n not in own]
+    assert not missing, f"subscribe lacks submit's parameters {missing}"
+    passed = ", ".join(
+        f"{n}=plan.start_timeout" if n == "start_timeout" else f"{n}={n}" for n in submit
+    )
+    return (
+        f"\n    def subscribe(self, {render_params(op.params)}) -> {op.sync_returns()}:\n"
+        f"{docstring(op.doc, '        ')}\n"
+        "        plan = SubscribePlan.read(\n"
+        "            interval=interval,\n"
+        "            client_timeout=client_timeout,\n"
+        "            start_timeout=start_timeout,\n"
+        "            on_enqueue=on_enqueue,\n"
+        "            on_queue_update=on_queue_update,\n"
+        "            stacklevel=2,\n"
+        "        )\n"
+        "        with Subscription(plan, application).bounded() as subscription:\n"
+        "            subscription.handle = handle = self.submit(\n"
+        f"                application, arguments, {passed}\n"
+        "            )\n"
+        "            subscription.enqueued(on_enqueue)\n"
+        "            return handle.get(\n"
+        "                interval=interval, with_logs=with_logs, on_queue_update=on_queue_update\n"
+        "            )\n"
+    )
 
 
 def composed_method(op: Operation, *, is_async: bool) -> str:

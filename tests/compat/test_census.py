@@ -943,15 +943,8 @@ def test_metering_wrappers_see_every_call(census: Census, official: Official) ->
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known difference (docs/migration.md): sync subscribe is one call into the engine, so "
-        "wrappers on SyncClient.submit and SyncRequestHandle.get do not see it (the official "
-        "client's subscribe calls both); async subscribe does pass through them"
-    ),
-)
 def test_metering_wrappers_see_sync_subscribe(census: Census, official: Official) -> None:
+    """Sync ``subscribe`` passes through ``SyncClient.submit`` and ``SyncRequestHandle.get``."""
     check_metering_wrappers(
         census.sync("metering_wrappers"),
         official.ref("metering_wrappers", "sync"),

@@ -95,6 +95,29 @@ def test_client_timeout_raises_cancels_and_leaves_nothing_polling(
     gate.open()
 
 
+def test_ctrl_c_between_a_sync_subscribes_submit_and_wait_cancels_the_job(
+    sync_client: fal_client.SyncClient,
+    emu: Emulator,
+    new_gate: Callable[[], tuple[str, Gate]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sync subscribe is two calls (submit, then the handle's get): an interrupt after the
+    first and before the second reaches the loop still cancels the job."""
+    name, gate = new_gate()
+    submitted: list[str] = []
+
+    def interrupted_get(self: fal_client.SyncRequestHandle, **kwargs: Any) -> Any:
+        submitted.append(self.request_id)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fal_client.SyncRequestHandle, "get", interrupted_get)
+    with pytest.raises(KeyboardInterrupt):
+        sync_client.subscribe("test/hold", {"gate": name})
+    (request_id,) = submitted
+    assert emu.wait_job_status(request_id, status="CANCELLED", timeout=5).cancelled
+    gate.open()
+
+
 def test_break_out_of_a_sync_stream_closes_the_connection(
     sync_client: fal_client.SyncClient, emu: Emulator, new_gate: Callable[[], tuple[str, Gate]]
 ) -> None:
