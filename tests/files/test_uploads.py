@@ -206,7 +206,10 @@ def test_a_deadline_during_slow_parts_aborts_promptly(mode: Driver, emu: Emulato
     data = payload(4 * THRESHOLD)
     t0 = time.monotonic()
     if mode.is_sync:
-        client = fal_client.SyncClient(**mode.options, default_timeout=0.5)
+        # The sync deadline is each request's read timeout, every part retried (5 attempts, the
+        # default) with short backoffs: each slow part is given up on, retried, and given up on.
+        quick = fal_client.RetryPolicy(base_delay=0.01, max_delay=0.02)
+        client = fal_client.SyncClient(**mode.options, default_timeout=0.25, retry=quick)
         try:
             with pytest.raises(fal_client.FalClientError):
                 client.upload(
