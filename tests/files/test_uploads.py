@@ -106,6 +106,11 @@ def test_a_part_that_keeps_failing_fails_the_upload_without_completing(
     mode: Driver, emu: Emulator
 ) -> None:
     emu.faults("part_fail", operation="part")
+    # Every attempt of the part fails (the default 5), after short backoffs.
+    mode.options = {
+        **mode.options,
+        "retry": fal_client.RetryPolicy(base_delay=0.01, max_delay=0.02),
+    }
     with pytest.raises(fal_client.FalClientHTTPError):
         mode.call(
             "upload",
