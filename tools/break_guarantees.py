@@ -246,6 +246,19 @@ MUTATIONS = [
         ("tests/emulator/test_dashboard_browser.py",),
     ),
     Mutation(
+        "lost-submit-found-not-resent",
+        "a submit whose answer was lost is attached to the job the history lists, never re-sent",
+        "fal_client/_reconcile.py",
+        "        return Match(Verdict.FOUND, found)",
+        "        return Match(Verdict.ABSENT_PROVEN)",
+        (
+            "tests/reliability/test_lost_submit_recovery.py",
+            "tests/batch/test_cli_resume_recovery.py",
+            "-k",
+            "found or attaches",
+        ),
+    ),
+    Mutation(
         "status-stream-fallback",
         "without a status stream the client polls instead",
         "fal_client/_queue.py",

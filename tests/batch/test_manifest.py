@@ -289,7 +289,7 @@ def test_a_job_the_map_timed_out_is_submitted_again_on_resume(
     work.gates["late"] = emu.gate()
     inputs = [{"i": 0}, {"i": 1, "gate": "late", "hold_from": 1}]
     first = mode.collect(
-        "map", WORK_APP, inputs, manifest=manifest, client_timeout=1.5, return_exceptions=True
+        "map", WORK_APP, inputs, manifest=manifest, client_timeout=0.75, return_exceptions=True
     )
     assert first[0] == {"i": 0, "out": "result-0"}
     assert isinstance(first[1], fal_client.FalClientTimeoutError)

@@ -247,12 +247,12 @@ def test_timeout_error_text_starts_with_the_official_text(mode: Driver, new_gate
     gate_name, gate = new_gate()
     try:
         with pytest.raises(fal_client.FalClientTimeoutError) as info:
-            mode.call("subscribe", "test/hold", {"gate": gate_name}, client_timeout=1.5)
+            mode.call("subscribe", "test/hold", {"gate": gate_name}, client_timeout=0.5)
     finally:
         gate.open()
     err = info.value
-    assert err.timeout == 1.5 and err.request_id
-    assert str(err).startswith(f"Request {err.request_id} timed out after 1.5 seconds")
+    assert err.timeout == 0.5 and err.request_id
+    assert str(err).startswith(f"Request {err.request_id} timed out after 0.5 seconds")
 
 
 # --- logs ---------------------------------------------------------------------------------

@@ -242,7 +242,7 @@ def test_a_job_timeout_comes_out_of_map_bare_in_every_mode(
     name, gate = new_gate()
     try:
         with pytest.raises(fal_client.FalClientTimeoutError) as info:
-            mode.collect("map", "test/hold", [{"gate": name}], client_timeout=1.5)
+            mode.collect("map", "test/hold", [{"gate": name}], client_timeout=0.5)
     finally:
         gate.open()
-    assert info.value.timeout == 1.5 and info.value.request_id
+    assert info.value.timeout == 0.5 and info.value.request_id

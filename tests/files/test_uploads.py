@@ -106,6 +106,11 @@ def test_a_part_that_keeps_failing_fails_the_upload_without_completing(
     mode: Driver, emu: Emulator
 ) -> None:
     emu.faults("part_fail", operation="part")
+    # Every attempt of the part fails (the default 5), after short backoffs.
+    mode.options = {
+        **mode.options,
+        "retry": fal_client.RetryPolicy(base_delay=0.01, max_delay=0.02),
+    }
     with pytest.raises(fal_client.FalClientHTTPError):
         mode.call(
             "upload",
@@ -206,7 +211,10 @@ def test_a_deadline_during_slow_parts_aborts_promptly(mode: Driver, emu: Emulato
     data = payload(4 * THRESHOLD)
     t0 = time.monotonic()
     if mode.is_sync:
-        client = fal_client.SyncClient(**mode.options, default_timeout=0.5)
+        # The sync deadline is each request's read timeout, every part retried (5 attempts, the
+        # default) with short backoffs: each slow part is given up on, retried, and given up on.
+        quick = fal_client.RetryPolicy(base_delay=0.01, max_delay=0.02)
+        client = fal_client.SyncClient(**mode.options, default_timeout=0.25, retry=quick)
         try:
             with pytest.raises(fal_client.FalClientError):
                 client.upload(

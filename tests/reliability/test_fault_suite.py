@@ -72,7 +72,7 @@ FAULTS = [
     Fault("reset_before", "result", DELIVERED),
     Fault("sse_cut", "status_stream", DELIVERED, {"after_events": 1}),
     # A status stream that answers later than the read timeout: reconnect, then poll.
-    Fault("latency", "status_stream", DELIVERED, {"seconds": 1.0}, {"default_timeout": 0.3}),
+    Fault("latency", "status_stream", DELIVERED, {"seconds": 0.6}, {"default_timeout": 0.25}),
     # The submit reached the server and its answer was lost: map finds the job in the history.
     Fault("reset_after_submit", "submit", DELIVERED),
     # The same without the lookup: never re-sent.
@@ -82,12 +82,22 @@ FAULTS = [
     # A submit answered later than the read timeout: sent, answer not seen, never re-sent.
     # (No late job can appear after the assertions: the emulator reads a delayed request's
     # body only after the delay, and by then the client has closed that connection.)
-    Fault("latency", "submit", UNCONFIRMED, {"seconds": 1.0}, {"default_timeout": 0.3}, NO_LOOKUP),
+    Fault("latency", "submit", UNCONFIRMED, {"seconds": 0.6}, {"default_timeout": 0.25}, NO_LOOKUP),
 ]
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
-def test_a_batch_under_fault(fault: Fault, mode: Driver, emu: Emulator, work: WorkLog) -> None:  # noqa: F811
+def test_a_batch_under_fault(
+    fault: Fault,
+    mode: Driver,
+    emu: Emulator,
+    work: WorkLog,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A lost answer's lookup looks again soon (as in test_lost_submit_recovery.py): the job is
+    # listed once it has finished, a few tens of milliseconds after the submit.
+    monkeypatch.setattr("fal_client._recovery.FIRST_LOOK", 0.02)
+    monkeypatch.setattr("fal_client._recovery.LAST_LOOK", 0.2)
     mode.options = {**mode.options, "retry": PATIENT, **fault.client}
     emu.faults(fault.kind, operation=fault.operation, probability=0.35, seed=7, **fault.params)
     # Each job runs a moment, so status streams see it queued and running before it completes.
