@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, Callable
 
 import anyio
@@ -129,6 +130,16 @@ def main() -> None:
         rows.append(
             ("trio run_sync_soon + nursery", *measure(trio_one_hop(token, nursery), args.n))
         )
+
+    from fal_client._portal import Portal
+
+    for backend in ("asyncio", "trio"):
+        ours = Portal(backend=backend, name=f"bench-{backend}")
+        try:
+            call = partial(ours.call, work)
+            rows.append((f"fal_client Portal.call ({backend})", *measure(call, args.n)))
+        finally:
+            ours.stop()
 
     width = max(len(r[0]) for r in rows)
     print(f"{'mechanism'.ljust(width)}  median us  p95 us")

@@ -114,6 +114,7 @@ def fake_proxy() -> Iterator[tuple[str, list[bytes]]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    listener.shutdown(socket.SHUT_RDWR)  # wakes the accept; close alone would not
     listener.close()
     thread.join(5)
 
