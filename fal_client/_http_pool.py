@@ -132,7 +132,8 @@ def new_sender(
     """
     if proxies is None:
         proxies = urllib.request.getproxies()
-    if proxies:
+    # NO_PROXY alone (``"no"``) names exceptions to proxies there are none of: direct.
+    if any(scheme != "no" for scheme in proxies):
         return ClientSender(
             lib.AsyncClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False)
         )

@@ -73,6 +73,15 @@ async def test_a_proxy_in_the_environment_keeps_the_client_path(lib_name: str) -
         await sender.aclose()
 
 
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_no_proxy_alone_names_no_proxy(lib_name: str) -> None:
+    sender = _sender(lib_name, proxies={"no": "127.0.0.1,localhost"})
+    try:
+        assert isinstance(sender, DirectSender)
+    finally:
+        await sender.aclose()
+
+
 @pytest.fixture
 def fake_proxy() -> Iterator[tuple[str, list[bytes]]]:
     """An HTTP proxy on loopback that answers every request itself with ``{"via": "proxy"}``
