@@ -246,6 +246,22 @@ MUTATIONS = [
         ("tests/emulator/test_dashboard_browser.py",),
     ),
     Mutation(
+        "sync-subscribe-interrupt-cancels",
+        "a Ctrl-C between a sync subscribe's submit and its wait still cancels the job",
+        "fal_client/_sync_base.py",
+        "            self._cancel()\n            raise\n\n    def _cancel",
+        "            raise\n\n    def _cancel",
+        ("tests/core/test_cancellation.py", "-k", "between or sigint"),
+    ),
+    Mutation(
+        "metering-sees-each-call-once",
+        "a wrapper on a class's method sees the calls it sees with the official client",
+        "fal_client/_queue.py",
+        "            if submit_via is not None:\n                return await handle.get(",
+        "            if False:\n                return await handle.get(",
+        ("tests/compat/test_census.py", "-k", "metering"),
+    ),
+    Mutation(
         "lost-submit-found-not-resent",
         "a submit whose answer was lost is attached to the job the history lists, never re-sent",
         "fal_client/_reconcile.py",
