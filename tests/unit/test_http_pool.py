@@ -20,6 +20,7 @@ LIBRARIES = ["httpx2", "httpx"]
 
 
 def _sender(lib_name: str, proxies: dict[str, str]) -> Any:
+    pytest.importorskip(lib_name)  # httpx2 needs Python 3.11+
     lib = load_library(lib_name)
     return new_sender(
         lib,
