@@ -765,7 +765,8 @@ class Queue:
         # ``claimed`` and ``recovery_timeout`` as for submit. ``submit_via`` (AsyncClient's):
         # the surface's public ``submit`` to submit through, then the handle's public ``get``
         # to wait through, so wrappers set on them (metering) see this call as they do with
-        # the official client; map and the sync client go to the definitions directly.
+        # the official client. map goes to the definitions directly; SyncClient.subscribe
+        # composes its own submit and get (``_sync_base.Subscription``), with the same plan.
         plan = SubscribePlan.read(
             interval=interval,
             client_timeout=client_timeout,
