@@ -15,6 +15,9 @@ the user's, so every request goes through it.
 
 from __future__ import annotations
 
+import os
+import ssl
+import threading
 import urllib.request
 from collections.abc import Mapping
 from types import ModuleType
@@ -113,6 +116,24 @@ class DirectSender:
         await self.client.aclose()
 
 
+# Verifying TLS contexts, one per library and CA settings. Building one loads the CA bundle
+# (30 ms and more), which every client and every event loop would otherwise pay again on its
+# first request; a context is only read once built, so pools in any thread can share it.
+_SSL_CONTEXTS: dict[tuple[str, Optional[str], Optional[str]], ssl.SSLContext] = {}
+_SSL_LOCK = threading.Lock()
+
+
+def shared_ssl_context(lib: ModuleType) -> ssl.SSLContext:
+    """The library's default verifying context, built as it builds it (``SSL_CERT_FILE`` and
+    ``SSL_CERT_DIR`` count), once per process for each setting of those."""
+    key = (lib.__name__, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    with _SSL_LOCK:
+        context = _SSL_CONTEXTS.get(key)
+        if context is None:
+            context = _SSL_CONTEXTS[key] = lib.create_ssl_context(verify=True, trust_env=True)
+    return context
+
+
 #: What ``Transport`` sends one loop's requests with.
 Sender = Union[ClientSender, DirectSender]
 
@@ -135,10 +156,15 @@ def new_sender(
     # NO_PROXY alone (``"no"``) names exceptions to proxies there are none of: direct.
     if any(scheme != "no" for scheme in proxies):
         return ClientSender(
-            lib.AsyncClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False)
+            lib.AsyncClient(
+                timeout=timeout,
+                limits=limits,
+                headers=headers,
+                follow_redirects=False,
+                verify=shared_ssl_context(lib),
+            )
         )
-    # trust_env as the client's own pool would have it: SSL_CERT_FILE/SSL_CERT_DIR still count.
-    pool = lib.AsyncHTTPTransport(limits=limits, trust_env=True)
+    pool = lib.AsyncHTTPTransport(limits=limits, verify=shared_ssl_context(lib))
     client = lib.AsyncClient(
         timeout=timeout, headers=headers, follow_redirects=False, transport=pool
     )

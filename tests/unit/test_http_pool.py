@@ -181,3 +181,27 @@ def _has(module: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_pools_share_one_verifying_context_per_ca_setting(
+    lib_name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import ssl
+
+    first, second = _sender(lib_name, proxies={}), _sender(lib_name, proxies={})
+    proxied = _sender(lib_name, proxies={"https": "http://proxy.invalid:3128"})
+    try:
+        contexts = [s.client._transport._pool._ssl_context for s in (first, second, proxied)]
+        assert contexts[0] is contexts[1] is contexts[2]  # built once: the CA bundle loads once
+        assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
+        # Another CA setting gets a context of its own (read when a pool is made, as before).
+        monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+        other = _sender(lib_name, proxies={})
+        try:
+            assert other.client._transport._pool._ssl_context is not contexts[0]
+        finally:
+            await other.aclose()
+    finally:
+        for sender in (first, second, proxied):
+            await sender.aclose()
