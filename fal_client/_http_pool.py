@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Optional, Union
 
-__all__ = ["ClientSender", "DirectSender", "Sender", "new_sender"]
+__all__ = ["ClientSender", "DirectSender", "Sender", "new_sender", "shared_ssl_context"]
 
 # Parsed POST URLs a direct pool keeps; starting over when full keeps the current ones.
 _URL_CACHE_SIZE = 256

@@ -91,8 +91,10 @@ class Transport:
         self.timeouts = timeouts
         self._credentials = credentials
         self._default_headers = dict(default_headers or {})
-        self._injected = http_client
-        self._injected_sender = ClientSender(http_client)
+        # A client the user passed in: every request goes through it, on whatever loop.
+        self._injected: Optional[ClientSender] = (
+            ClientSender(http_client) if http_client is not None else None
+        )
         self.lib: ModuleType = (
             library_of(http_client) if http_client else load_library(http_library)
         )
@@ -106,7 +108,7 @@ class Transport:
     # --- connection pools -------------------------------------------------------------
     async def _sender(self) -> Sender:
         if self._injected is not None:
-            return self._injected_sender
+            return self._injected
         loop_key = anyio.lowlevel.current_token().native_token
         entry = self._pools.get(loop_key)
         if entry is not None:
