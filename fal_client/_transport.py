@@ -117,13 +117,10 @@ class Transport:
         sender = new_sender(
             lib,
             timeout=lib.Timeout(self.timeouts.read, connect=self.timeouts.connect),
-            limits=lib.Limits(
-                max_connections=self._max_connections,
-                max_keepalive_connections=self._max_connections,
-                # Shorter than common servers' 5 s idle timeout, so a pooled connection is not
-                # reused in the instant the server closes it (a lost POST we could not retry).
-                keepalive_expiry=4.0,
-            ),
+            max_connections=self._max_connections,
+            # Shorter than common servers' 5 s idle timeout, so a pooled connection is not
+            # reused in the instant the server closes it (a lost POST we could not retry).
+            keepalive_expiry=4.0,
             headers={"User-Agent": USER_AGENT},
         )
         closer = _close_when_loop_ends(sender, lambda: self._forget_pool(loop_key))

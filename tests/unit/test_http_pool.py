@@ -1,5 +1,6 @@
 """Requests built for the pool directly carry what the library's client would send, and a proxy
-named by the environment is still honoured (such a pool sends through the client)."""
+named by the environment is still honoured (such a pool sends through the client). The direct
+pool's shards together act as one pool of ``max_connections``."""
 
 from __future__ import annotations
 
@@ -8,24 +9,32 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
 
 import fal_client
 from fal_client._http import load_library
-from fal_client._http_pool import ClientSender, DirectSender, new_sender
+from fal_client._http_pool import (
+    SHARD_CONNECTIONS,
+    ClientSender,
+    DirectSender,
+    new_sender,
+    shard_sizes,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
 LIBRARIES = ["httpx2", "httpx"]
 
 
-def _sender(lib_name: str, proxies: dict[str, str]) -> Any:
+def _sender(lib_name: str, proxies: dict[str, str], max_connections: int = 4) -> Any:
     pytest.importorskip(lib_name)  # httpx2 needs Python 3.11+
     lib = load_library(lib_name)
     return new_sender(
         lib,
         timeout=lib.Timeout(5.0),
-        limits=lib.Limits(max_connections=4),
+        max_connections=max_connections,
+        keepalive_expiry=4.0,
         headers={"User-Agent": "ua-under-test"},
         proxies=proxies,
     )
@@ -205,3 +214,132 @@ async def test_pools_share_one_verifying_context_per_ca_setting(
     finally:
         for sender in (first, second, proxied):
             await sender.aclose()
+
+
+# --- shards -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [1, 2, 7, 8, 9, 16, 17, 64, 100, 101, 1000])
+def test_shards_split_the_connection_limit_evenly(limit: int) -> None:
+    sizes = shard_sizes(limit)
+    assert sum(sizes) == limit
+    assert max(sizes) <= SHARD_CONNECTIONS
+    assert max(sizes) - min(sizes) <= 1
+    assert len(sizes) == -(-limit // SHARD_CONNECTIONS)
+
+
+@pytest.fixture
+def keepalive_server() -> Iterator[tuple[str, list[int]]]:
+    """An HTTP/1.1 server on loopback that keeps connections open and answers every request
+    with ``ok``; the list counts the connections it accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = [0]
+    open_conns: list[socket.socket] = []
+
+    def handle(conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    try:
+                        chunk = conn.recv(65536)
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                buffer = buffer[length:]
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted[0] += 1
+            open_conns.append(conn)
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/x", accepted
+    listener.shutdown(socket.SHUT_RDWR)
+    listener.close()
+    thread.join(5)
+    for conn in open_conns:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _get(sender: Any, lib: Any, url: str) -> Any:
+    return sender.build("GET", url, content=None, params=None, headers={}, timeout=lib.Timeout(5.0))
+
+
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_one_request_at_a_time_reuses_one_connection(
+    lib_name: str, keepalive_server: tuple[str, list[int]]
+) -> None:
+    url, accepted = keepalive_server
+    sender = _sender(lib_name, proxies={}, max_connections=4 * SHARD_CONNECTIONS)
+    lib = load_library(lib_name)
+    try:
+        sizes = sender.free_slots()
+        assert len(sizes) == 4
+        for _ in range(10):
+            response = await sender.send(_get(sender, lib, url))
+            assert await response.aread() == b"ok"
+            await response.aclose()
+        assert accepted[0] == 1
+        assert sender.free_slots() == sizes
+    finally:
+        await sender.aclose()
+
+
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_every_slot_of_every_shard_serves_before_any_request_waits(
+    lib_name: str, keepalive_server: tuple[str, list[int]]
+) -> None:
+    url, accepted = keepalive_server
+    limit = 2 * SHARD_CONNECTIONS + 3  # three shards of unequal size
+    sender = _sender(lib_name, proxies={}, max_connections=limit)
+    lib = load_library(lib_name)
+    try:
+        sizes = sender.free_slots()
+        # Responses left open keep their connections busy: each next request needs a new one.
+        with anyio.fail_after(10):
+            held = [await sender.send(_get(sender, lib, url)) for _ in range(limit)]
+        assert accepted[0] == limit
+        assert sender.free_slots() == [0] * len(sizes)
+        for response in held:
+            await response.aclose()
+            await response.aclose()  # closing twice gives the slot back once
+        assert sender.free_slots() == sizes
+    finally:
+        await sender.aclose()
+
+
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_a_failed_send_gives_its_slot_back(lib_name: str) -> None:
+    refusing = socket.create_server(("127.0.0.1", 0))
+    port = refusing.getsockname()[1]
+    refusing.close()  # nothing listens there now: the connect is refused
+    sender = _sender(lib_name, proxies={}, max_connections=SHARD_CONNECTIONS + 1)
+    lib = load_library(lib_name)
+    try:
+        sizes = sender.free_slots()
+        with pytest.raises(lib.ConnectError):
+            await sender.send(_get(sender, lib, f"http://127.0.0.1:{port}/x"))
+        assert sender.free_slots() == sizes
+    finally:
+        await sender.aclose()
