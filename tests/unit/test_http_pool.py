@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Optional
 
 import anyio
 import pytest
@@ -92,6 +92,25 @@ async def test_no_proxy_alone_names_no_proxy(lib_name: str) -> None:
         await sender.aclose()
 
 
+def _read_request(conn: socket.socket, buffer: bytes) -> tuple[Optional[bytes], bytes]:
+    """One request read from ``conn`` (``buffer``: bytes already received): its head, and what
+    follows its body; no head when the peer closed first."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None, b""
+        buffer += chunk
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return head, rest[length:]
+
+
 @pytest.fixture
 def fake_proxy() -> Iterator[tuple[str, list[bytes]]]:
     """An HTTP proxy on loopback that answers every request itself with ``{"via": "proxy"}``
@@ -106,21 +125,10 @@ def fake_proxy() -> Iterator[tuple[str, list[bytes]]]:
             except OSError:
                 return
             with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                head, _, rest = data.partition(b"\r\n\r\n")
+                head, _ = _read_request(conn, b"")
+                if head is None:
+                    continue
                 seen.append(head.split(b"\r\n", 1)[0])
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(rest) < length:
-                    rest += conn.recv(65536)
                 body = b'{"via": "proxy"}'
                 conn.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -240,23 +248,12 @@ def keepalive_server() -> Iterator[tuple[str, list[int]]]:
         buffer = b""
         with conn:
             while True:
-                while b"\r\n\r\n" not in buffer:
-                    try:
-                        chunk = conn.recv(65536)
-                    except OSError:
-                        return
-                    if not chunk:
-                        return
-                    buffer += chunk
-                head, _, buffer = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(buffer) < length:
-                    buffer += conn.recv(65536)
-                buffer = buffer[length:]
+                try:
+                    head, buffer = _read_request(conn, buffer)
+                except OSError:
+                    return
+                if head is None:
+                    return
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
     def serve() -> None:
