@@ -10,9 +10,13 @@ public ``AsyncHTTPTransport``) directly.
 That pool is split into shards of a few connections each. Before it sends a request and after
 it releases one, an httpcore pool looks at every connection it holds (is it idle, expired,
 closed?): with 64 connections in use that scan was a third of a fan-out's CPU. Each request goes
-to the shard with the most free slots, so the shards together hold no more connections than
-``max_connections`` and a request never waits while a slot is free anywhere; a sequential caller
-keeps reusing the first shard's one connection.
+to the first shard with a free slot, so the shards together hold no more connections than
+``max_connections``, a request never waits while a slot is free anywhere, and requests stay on
+the connections already open (a sequential caller keeps reusing the first shard's one).
+
+On asyncio those pools reach the network through ``_asyncio_network`` (asyncio's transports)
+rather than httpcore's default (anyio's streams), which costs several event-loop turns per
+request more.
 
 Not when the environment names a proxy: only the library's client applies proxies (and
 ``NO_PROXY``) from the environment, so such a pool sends through the client as before. And
@@ -25,11 +29,14 @@ from __future__ import annotations
 import math
 import os
 import ssl
+import sys
 import threading
 import urllib.request
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Optional, Union
+
+import anyio.lowlevel
 
 __all__ = [
     "SHARD_CONNECTIONS",
@@ -132,9 +139,7 @@ class DirectSender:
     async def send(self, request: Any) -> Any:
         """Send ``request``; its response, body not read yet."""
         free = self._free
-        # The first shard with the most free slots: ties go to the lowest, so a caller with one
-        # request at a time keeps using one connection.
-        shard = free.index(max(free))
+        shard = _pick_shard(free)
         free[shard] -= 1
         try:
             response = await self._pools[shard].handle_async_request(request)
@@ -160,6 +165,16 @@ class DirectSender:
         finally:
             for pool in self._pools[1:]:
                 await pool.aclose()
+
+
+def _pick_shard(free: list[int]) -> int:
+    # The first shard with a free slot: filling shards in order keeps requests on the
+    # connections already open (spreading them would open new ones in empty shards while
+    # others sit idle). When every slot is taken, the shard with the fewest waiting.
+    for shard, slots in enumerate(free):
+        if slots > 0:
+            return shard
+    return free.index(max(free))
 
 
 # The response stream wrapper of each library: it must be that library's AsyncByteStream, which
@@ -252,14 +267,43 @@ def new_sender(
             )
         )
     sizes = shard_sizes(max_connections)
-    pools = [
-        lib.AsyncHTTPTransport(limits=_limits(lib, size, keepalive_expiry), verify=context)
-        for size in sizes
-    ]
+    native = _asyncio_network()
+    pools = []
+    for size in sizes:
+        limits = _limits(lib, size, keepalive_expiry)
+        pool = lib.AsyncHTTPTransport(limits=limits, verify=context)
+        if native is not None:
+            _use_network(pool, native, limits, context)
+        pools.append(pool)
     client = lib.AsyncClient(
         timeout=timeout, headers=headers, follow_redirects=False, transport=pools[0]
     )
     return DirectSender(lib, client, pools, sizes)
+
+
+def _asyncio_network() -> Optional[type]:
+    """The asyncio network backend's class when this loop is asyncio's, else None."""
+    native = anyio.lowlevel.current_token().native_token
+    asyncio = sys.modules.get("asyncio")  # a loop of asyncio's has imported it
+    if asyncio is None or not isinstance(native, asyncio.AbstractEventLoop):
+        return None
+    from ._asyncio_network import AsyncioNetwork
+
+    return AsyncioNetwork
+
+
+def _use_network(pool: Any, network: type, limits: Any, context: ssl.SSLContext) -> None:
+    """Give the library's transport ``pool`` a connection pool of its httpcore that reaches the
+    network through ``network``, with the settings the transport gave its own."""
+    own = pool._pool  # the transport sends through this attribute only
+    core = sys.modules[type(own).__module__.partition(".")[0]]
+    pool._pool = core.AsyncConnectionPool(
+        ssl_context=context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=network(core),
+    )
 
 
 def _limits(lib: ModuleType, connections: int, keepalive_expiry: float) -> Any:

@@ -121,8 +121,8 @@ MUTATIONS = [
         "tls-verified",
         "TLS certificates are verified",
         "fal_client/_http_pool.py",
-        "    pool = lib.AsyncHTTPTransport(limits=limits, verify=shared_ssl_context(lib))\n",
-        "    pool = lib.AsyncHTTPTransport(limits=limits, verify=False)\n",
+        "    context = shared_ssl_context(lib)\n",
+        "    context = lib.create_ssl_context(verify=False)\n",
         ("tests/reliability/test_tls.py",),
     ),
     Mutation(

@@ -193,3 +193,23 @@ async def test_the_pool_context_verifies_certificates_and_hostnames(library: str
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
     await client.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("library", LIBRARIES)
+async def test_control_our_own_pool_trusting_the_certificate_gets_through(
+    tls_server: TLSServer, library: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same control through the pool the client makes itself (on asyncio, it reaches the
+    # network through asyncio's own TLS transports), trusting the certificate by
+    # SSL_CERT_FILE as a user with a private CA would.
+    pytest.importorskip(library)
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(tls_server.cert_pem)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    async with fal_client.AsyncClient(**options(tls_server, library)) as client:  # type: ignore[arg-type]
+        with anyio.fail_after(10):
+            status = await client.status("fal-ai/any", "req-1")
+    assert isinstance(status, fal_client.Completed)
+    (request,) = tls_server.requests
+    assert request.startswith(b"GET /fal-ai/any/requests/req-1/status")

@@ -279,6 +279,15 @@ def keepalive_server() -> Iterator[tuple[str, list[int]]]:
             pass
 
 
+def _filled_in_order(sizes: list[int], requests: int) -> list[int]:
+    free = []
+    for size in sizes:
+        taken = min(size, requests)
+        requests -= taken
+        free.append(size - taken)
+    return free
+
+
 def _get(sender: Any, lib: Any, url: str) -> Any:
     return sender.build("GET", url, content=None, params=None, headers={}, timeout=lib.Timeout(5.0))
 
@@ -314,8 +323,13 @@ async def test_every_slot_of_every_shard_serves_before_any_request_waits(
     try:
         sizes = sender.free_slots()
         # Responses left open keep their connections busy: each next request needs a new one.
+        # Shards fill in order (a shard is used once those before it are full), so requests
+        # stay on connections already open instead of opening some in empty shards.
+        held = []
         with anyio.fail_after(10):
-            held = [await sender.send(_get(sender, lib, url)) for _ in range(limit)]
+            for n in range(1, limit + 1):
+                held.append(await sender.send(_get(sender, lib, url)))
+                assert sender.free_slots() == _filled_in_order(sizes, n)
         assert accepted[0] == limit
         assert sender.free_slots() == [0] * len(sizes)
         for response in held:

@@ -1,0 +1,278 @@
+"""Our pools on asyncio reach the network through asyncio's transports (``_asyncio_network``):
+timeouts, flow control both ways, a server's close or reset, and the choice of backend."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import anyio
+import pytest
+
+import fal_client
+from fal_client import _asyncio_network
+from fal_client._http import load_library
+from fal_client._http_pool import DirectSender, new_sender
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
+
+LIBRARIES = ["httpx2", "httpx"]
+
+
+def _lib(name: str) -> Any:
+    pytest.importorskip(name)  # httpx2 needs Python 3.11+
+    return load_library(name)
+
+
+def _sender(lib: Any) -> Any:
+    return new_sender(
+        lib,
+        timeout=lib.Timeout(5.0),
+        max_connections=4,
+        keepalive_expiry=4.0,
+        headers={"User-Agent": "ua-under-test"},
+        proxies={},
+    )
+
+
+def _request(sender: Any, lib: Any, url: str, **kwargs: Any) -> Any:
+    timeout = kwargs.pop("timeout", lib.Timeout(5.0))
+    return sender.build(
+        kwargs.pop("method", "GET"),
+        url,
+        content=kwargs.pop("content", None),
+        params=None,
+        headers={},
+        timeout=timeout,
+    )
+
+
+Handler = Callable[[socket.socket, int], None]
+
+
+@pytest.fixture
+def server() -> Iterator[Callable[[Handler], str]]:
+    """Start a loopback server whose every connection is given to a handler (with its
+    number, from 0); returns the URL. Connections are shut when the test ends."""
+    listeners: list[socket.socket] = []
+    conns: list[socket.socket] = []
+    threads: list[threading.Thread] = []
+
+    def start(handler: Handler) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+
+        def serve() -> None:
+            number = 0
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                conns.append(conn)
+                thread = threading.Thread(target=handler, args=(conn, number), daemon=True)
+                thread.start()
+                number += 1
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/x"
+
+    yield start
+    for listener in listeners:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+    for conn in conns:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        conn.close()
+    for thread in threads:
+        thread.join(5)
+
+
+def _read_head(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every protocol object the asyncio backend makes, in order."""
+    made: list[Any] = []
+
+    class Recorded(_asyncio_network._Connection):
+        def __init__(self) -> None:
+            super().__init__()
+            #: Set once the socket's reads have been stopped.
+            self.paused = anyio.Event()
+            made.append(self)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.reading_paused:
+                self.paused.set()
+
+    monkeypatch.setattr(_asyncio_network, "_Connection", Recorded)
+    return made
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"], indirect=True)
+async def test_our_pools_use_asyncio_transports_only_on_asyncio(
+    anyio_backend: str, client_options: dict[str, Any]
+) -> None:
+    async with fal_client.AsyncClient(**client_options) as client:
+        await client.run("test/echo", {"x": 1})
+        sender = await client.engine.transport._sender()
+        assert isinstance(sender, DirectSender)
+        backend = sender._pools[0]._pool._network_backend
+    if anyio_backend == "asyncio":
+        assert isinstance(backend, _asyncio_network.AsyncioNetwork)
+    else:
+        assert not isinstance(backend, _asyncio_network.AsyncioNetwork)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_a_server_that_never_answers_is_a_read_timeout(
+    lib_name: str, server: Callable[[Handler], str]
+) -> None:
+    lib = _lib(lib_name)
+    answered = threading.Event()
+
+    def silent(conn: socket.socket, number: int) -> None:
+        _read_head(conn)
+        answered.wait(10)  # never answers while the test runs
+
+    url = server(silent)
+    sender = _sender(lib)
+    try:
+        with anyio.fail_after(5), pytest.raises(lib.ReadTimeout):
+            await sender.send(_request(sender, lib, url, timeout=lib.Timeout(5.0, read=0.2)))
+    finally:
+        answered.set()
+        await sender.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_a_server_that_stops_reading_is_a_write_timeout(
+    lib_name: str, server: Callable[[Handler], str]
+) -> None:
+    lib = _lib(lib_name)
+    done = threading.Event()
+
+    def deaf(conn: socket.socket, number: int) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        done.wait(10)  # never reads: the client's writes back up
+
+    url = server(deaf)
+    sender = _sender(lib)
+    body = b"x" * (64 * 1024 * 1024)  # more than the socket buffers on both ends hold
+    try:
+        with anyio.fail_after(10), pytest.raises(lib.WriteTimeout):
+            quick_write = lib.Timeout(5.0, write=0.3)
+            await sender.send(
+                _request(sender, lib, url, method="POST", content=body, timeout=quick_write)
+            )
+    finally:
+        done.set()
+        await sender.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_a_body_nobody_reads_yet_stops_the_socket_reads_and_arrives_whole(
+    lib_name: str, server: Callable[[Handler], str], connections: list[Any]
+) -> None:
+    lib = _lib(lib_name)
+    body = bytes(range(256)) * (16 * 1024)  # 4 MiB, 16 times the read buffer's limit
+
+    def big(conn: socket.socket, number: int) -> None:
+        _read_head(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    url = server(big)
+    sender = _sender(lib)
+    try:
+        with anyio.fail_after(10):
+            response = await sender.send(_request(sender, lib, url))
+            (connection,) = connections
+            # The body is not read yet: the backend buffers up to its limit, then stops reading
+            # the socket.
+            await connection.paused.wait()
+            transport = connection.transport()
+            assert not transport.is_reading()
+            # At most one socket read (asyncio reads up to 256 KiB at a time) past the limit.
+            assert connection.buffered <= _asyncio_network.READ_HIGH_WATER + 256 * 1024
+            received = await response.aread()
+        assert hashlib.sha256(received).digest() == hashlib.sha256(body).digest()
+        # Read again once the reader caught up: the connection went back to the pool whole.
+        assert not connection.reading_paused and transport.is_reading()
+    finally:
+        await sender.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    lib_name: str, server: Callable[[Handler], str], connections: list[Any]
+) -> None:
+    lib = _lib(lib_name)
+    closed = threading.Event()
+
+    def once(conn: socket.socket, number: int) -> None:
+        _read_head(conn)
+        # Keep-alive by the headers, then closed anyway: a pooled connection gone stale.
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        conn.shutdown(socket.SHUT_WR)
+        closed.set()
+
+    url = server(once)
+    sender = _sender(lib)
+    try:
+        with anyio.fail_after(10):
+            for _ in range(2):
+                response = await sender.send(_request(sender, lib, url))
+                assert await response.aread() == b"ok"
+                await response.aclose()
+                await anyio.to_thread.run_sync(closed.wait, 5)
+                closed.clear()
+        assert len(connections) == 2  # the second request found the first connection stale
+    finally:
+        await sender.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_a_reset_in_the_middle_of_a_body_is_a_read_error(
+    lib_name: str, server: Callable[[Handler], str]
+) -> None:
+    lib = _lib(lib_name)
+
+    def reset(conn: socket.socket, number: int) -> None:
+        _read_head(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 10)
+        # Linger 0: closing sends a reset instead of a FIN.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    url = server(reset)
+    sender = _sender(lib)
+    try:
+        with anyio.fail_after(10), pytest.raises(lib.ReadError):
+            response = await sender.send(_request(sender, lib, url))
+            await response.aread()
+    finally:
+        await sender.aclose()
