@@ -8,15 +8,13 @@ reads from an ``asyncio.Protocol``'s buffer and waits on a plain future, with a 
 timeout: a request takes two turns, and the async engine costs what a sync client does
 (``benchmarks/bench_core.py``).
 
-What it does not keep: anyio races a host's addresses ("happy eyeballs"); here they are tried
-one after the other, because asyncio's race leaks a socket when the connect is cancelled.
-
-What it keeps from the default backend: the same exceptions (httpcore's ``ConnectError``,
-``ReadTimeout``... which httpx maps to its own), TLS by the SSL context given, TCP_NODELAY
-(asyncio sets it), and "is the idle connection readable?" (data or EOF waiting, or the socket
-itself readable) for httpcore's check before reusing a connection. Reads stop when a quarter
-of a megabyte is buffered unread, and writes wait while asyncio's write buffer is full, so a
-slow consumer or a slow server never grows memory.
+What it keeps from the default backend: a race between a host's addresses ("happy eyeballs";
+our own, as asyncio's leaks a socket when a connect is cancelled), the same exceptions
+(httpcore's ``ConnectError``, ``ReadTimeout``... which httpx maps to its own), TLS by the SSL
+context given, TCP_NODELAY (asyncio sets it), and "is the idle connection readable?" (data or
+EOF waiting, or the socket itself readable) for httpcore's check before reusing a connection.
+Reads stop when a quarter of a megabyte is buffered unread, and writes wait while asyncio's
+write buffer is full, so a slow consumer or a slow server never grows memory.
 
 Used for the direct pools only (``_http_pool``): a proxy's pool, or a client the user passed
 in, keeps the library's own backend. On trio, httpcore's trio backend is already native.
@@ -26,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
+import itertools
 import select
 import socket
 import ssl
@@ -36,10 +36,13 @@ from typing import Any, Optional, Union
 
 import anyio
 
-__all__ = ["READ_HIGH_WATER", "AsyncioNetwork"]
+__all__ = ["HAPPY_EYEBALLS_DELAY", "READ_HIGH_WATER", "AsyncioNetwork"]
 
 # Unread bytes at which the socket stops being read until the reader catches up (to half).
 READ_HIGH_WATER = 256 * 1024
+
+# anyio's delay before the next address of a host is tried alongside a slow one.
+HAPPY_EYEBALLS_DELAY = 0.25
 
 SocketOption = Union[tuple[int, int, int], tuple[int, int, Union[bytes, bytearray]]]
 
@@ -252,6 +255,79 @@ def _socket_readable(sock: Any) -> bool:
     return bool(poller.poll(0))
 
 
+async def _connect_racing(
+    loop: asyncio.AbstractEventLoop, host: str, port: int, local_address: Optional[str]
+) -> tuple[asyncio.BaseTransport, _Connection]:
+    """Connect to one of ``host``'s addresses, racing them as anyio does ("happy eyeballs"):
+    the next address is tried when the one before failed or took ``HAPPY_EYEBALLS_DELAY``,
+    families alternating; the first connection wins and the others are cancelled or closed.
+
+    Not asyncio's own race (``happy_eyeballs_delay=``): its attempts leak their socket when
+    the connect is cancelled. Each attempt here is a plain ``create_connection`` to one
+    numeric address, which closes its socket however it ends.
+    """
+    local_addr = (local_address, 0) if local_address else None
+    if _is_ip_address(host):
+        # Nothing to resolve (and so no resolver thread started): the one address.
+        addresses = [host]
+    else:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = _interleave_families([str(info[4][0]) for info in infos])
+    if len(addresses) == 1:
+        return await loop.create_connection(_Connection, addresses[0], port, local_addr=local_addr)
+    won: list[tuple[asyncio.BaseTransport, _Connection]] = []
+    errors: list[OSError] = []
+
+    async def attempt(address: str, failed: anyio.Event) -> None:
+        try:
+            made = await loop.create_connection(_Connection, address, port, local_addr=local_addr)
+        except OSError as exc:
+            errors.append(exc)
+            failed.set()
+            return
+        if won:
+            made[0].close()  # another address connected first
+            return
+        won.append(made)
+        group.cancel_scope.cancel()
+
+    try:
+        async with anyio.create_task_group() as group:
+            for address in addresses:
+                failed = anyio.Event()
+                group.start_soon(attempt, address, failed)
+                with anyio.move_on_after(HAPPY_EYEBALLS_DELAY):
+                    await failed.wait()
+    except BaseException:
+        for transport, _ in won:  # connected, but the caller gave up (cancelled, timed out)
+            transport.close()
+        raise
+    if won:
+        return won[0]
+    raise OSError(
+        f"could not connect to {host}:{port}: " + "; ".join(str(e) or repr(e) for e in errors)
+    )
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _interleave_families(addresses: list[str]) -> list[str]:
+    """Distinct addresses, alternating between IPv6 and IPv4 from the resolver's first."""
+    unique = list(dict.fromkeys(addresses))
+    first = [a for a in unique if (":" in a) == (":" in unique[0])]
+    other = [a for a in unique if (":" in a) != (":" in unique[0])]
+    mixed: list[str] = []
+    for pair in itertools.zip_longest(first, other):
+        mixed.extend(a for a in pair if a is not None)
+    return mixed
+
+
 class AsyncioNetwork:
     """httpcore's network backend, on the running asyncio loop's own transports.
 
@@ -273,14 +349,7 @@ class AsyncioNetwork:
     ) -> _Stream:
         """Open a TCP connection (the loop sets TCP_NODELAY)."""
         loop = asyncio.get_running_loop()
-        opening = loop.create_connection(
-            _Connection,
-            host,
-            port,
-            local_addr=(local_address, 0) if local_address else None,
-            # No happy-eyeballs race: asyncio's (staggered_race) leaks the socket of an
-            # attempt when the connect is cancelled. Addresses are tried in turn.
-        )
+        opening = _connect_racing(loop, host, port, local_address)
         return await self._open(loop, opening, f"{host}:{port}", timeout, socket_options)
 
     async def connect_unix_socket(

@@ -276,3 +276,110 @@ async def test_a_reset_in_the_middle_of_a_body_is_a_read_error(
             await response.aread()
     finally:
         await sender.aclose()
+
+
+# --- connecting: a host's addresses raced -------------------------------------------------
+
+
+@pytest.fixture
+def two_addresses(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
+    """Make ``dual.test`` resolve to 127.0.0.1 then 127.0.0.2 (both loopback) in a loop."""
+
+    def install(loop: Any) -> None:
+        async def getaddrinfo(host: str, port: int, **kwargs: Any) -> list[Any]:
+            assert host == "dual.test"
+            return [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+                for address in ("127.0.0.1", "127.0.0.2")
+            ]
+
+        monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+
+    return install
+
+
+def _listener_on(address: str) -> socket.socket:
+    try:
+        return socket.create_server((address, 0))
+    except OSError:
+        pytest.skip(f"{address} is not a loopback address here")
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+async def test_a_refused_first_address_moves_on_to_the_next_at_once(
+    two_addresses: Callable[[Any], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    core = pytest.importorskip("httpcore")
+    listener = _listener_on("127.0.0.2")  # nothing listens on 127.0.0.1 at that port
+    # A delay far beyond the deadline below: only the refusal itself can start the next try.
+    monkeypatch.setattr(_asyncio_network, "HAPPY_EYEBALLS_DELAY", 60.0)
+    try:
+        two_addresses(asyncio.get_running_loop())
+        port = listener.getsockname()[1]
+        network = _asyncio_network.AsyncioNetwork(core)
+        with anyio.fail_after(10):
+            stream = await network.connect_tcp("dual.test", port, timeout=5)
+        assert stream.get_extra_info("server_addr")[0] == "127.0.0.2"
+        await stream.aclose()
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+async def test_a_first_address_that_hangs_loses_the_race_and_is_cancelled(
+    two_addresses: Callable[[Any], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    core = pytest.importorskip("httpcore")
+    listener = _listener_on("127.0.0.2")
+    loop = asyncio.get_running_loop()
+    two_addresses(loop)
+    real_connect = loop.create_connection
+    hung = {"started": False, "cancelled": False}
+
+    async def connect(factory: Any, host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "127.0.0.1":  # an address whose SYN goes unanswered
+            hung["started"] = True
+            try:
+                await anyio.Event().wait()
+            except BaseException:
+                hung["cancelled"] = True
+                raise
+        return await real_connect(factory, host, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "create_connection", connect)
+    monkeypatch.setattr(_asyncio_network, "HAPPY_EYEBALLS_DELAY", 0.05)
+    try:
+        network = _asyncio_network.AsyncioNetwork(core)
+        with anyio.fail_after(5):
+            stream = await network.connect_tcp("dual.test", listener.getsockname()[1], timeout=5)
+        assert stream.get_extra_info("server_addr")[0] == "127.0.0.2"
+        assert hung == {"started": True, "cancelled": True}
+        await stream.aclose()
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+async def test_every_address_refused_is_one_connect_error_naming_them(
+    two_addresses: Callable[[Any], None],
+) -> None:
+    import asyncio
+
+    core = pytest.importorskip("httpcore")
+    probe = socket.create_server(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    two_addresses(asyncio.get_running_loop())
+    network = _asyncio_network.AsyncioNetwork(core)
+    with anyio.fail_after(5), pytest.raises(core.ConnectError) as caught:
+        await network.connect_tcp("dual.test", port, timeout=5)
+    assert "127.0.0.1" in str(caught.value) and "127.0.0.2" in str(caught.value)
+
+
+def test_addresses_alternate_families_from_the_first() -> None:
+    mixed = _asyncio_network._interleave_families(["::1", "::2", "10.0.0.1", "::1", "10.0.0.2"])
+    assert mixed == ["::1", "10.0.0.1", "::2", "10.0.0.2"]
