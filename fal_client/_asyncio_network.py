@@ -29,7 +29,6 @@ import itertools
 import select
 import socket
 import ssl
-import weakref
 from collections.abc import Awaitable, Iterable
 from types import ModuleType
 from typing import Any, Optional, Union
@@ -51,10 +50,7 @@ class _Connection(asyncio.Protocol):
     """The protocol side of one connection: what arrived, and who waits for what."""
 
     def __init__(self) -> None:
-        # Weak: the transport holds this protocol, and a cycle between them would keep the
-        # socket of a pool nobody closed open until the garbage collector runs, instead of
-        # closing it as soon as the pool is dropped.
-        self.transport: Optional[weakref.ReferenceType[asyncio.Transport]] = None
+        self.transport: Optional[asyncio.Transport] = None
         self.chunks: collections.deque[bytes] = collections.deque()
         self.buffered = 0
         self.eof = False
@@ -67,13 +63,13 @@ class _Connection(asyncio.Protocol):
         self.drain_waiter: Optional[asyncio.Future[None]] = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = weakref.ref(transport)  # type: ignore[arg-type]
+        self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)
         self.buffered += len(data)
         if self.buffered >= READ_HIGH_WATER and not self.reading_paused:
-            transport = self.transport() if self.transport is not None else None
+            transport = self.transport
             if transport is not None:
                 self.reading_paused = True
                 transport.pause_reading()
@@ -220,7 +216,7 @@ class _Stream:
             raise core.ConnectError("connection closed during the TLS handshake")
         # From here the connection is read through the TLS transport: pausing and resuming
         # reads must reach that one, not the socket's (paused there, resumed here, never).
-        self._connection.transport = weakref.ref(transport)
+        self._connection.transport = transport
         return _Stream(core, self._loop, transport, self._connection)
 
     def get_extra_info(self, info: str) -> Any:

@@ -282,6 +282,27 @@ MUTATIONS = [
         "            if False:",
         ("tests/core", "-k", "poll or stream"),
     ),
+    Mutation(
+        "pool-shards-fill-in-order",
+        "requests stay on open connections: the pool's shards fill in order",
+        "fal_client/_http_pool.py",
+        "        if slots > 0:\n            return shard\n",
+        "        if slots > 99:\n            return shard\n",
+        (
+            "tests/unit/test_http_pool.py",
+            "tests/batch/test_rate_limit.py",
+            "-k",
+            "slot or holds_one",
+        ),
+    ),
+    Mutation(
+        "unread-body-stops-socket-reads",
+        "an unread response body stops the socket's reads instead of growing memory",
+        "fal_client/_asyncio_network.py",
+        "                transport.pause_reading()\n",
+        "                pass\n",
+        ("tests/unit/test_asyncio_network.py", "-k", "nobody_reads"),
+    ),
 ]
 
 

@@ -212,7 +212,7 @@ async def test_a_body_nobody_reads_yet_stops_the_socket_reads_and_arrives_whole(
             # The body is not read yet: the backend buffers up to its limit, then stops reading
             # the socket.
             await connection.paused.wait()
-            transport = connection.transport()
+            transport = connection.transport
             assert not transport.is_reading()
             # At most one socket read (asyncio reads up to 256 KiB at a time) past the limit.
             assert connection.buffered <= _asyncio_network.READ_HIGH_WATER + 256 * 1024
