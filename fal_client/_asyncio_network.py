@@ -34,6 +34,7 @@ from types import ModuleType
 from typing import Any, Optional, Union
 
 import anyio
+import anyio.lowlevel
 
 __all__ = ["HAPPY_EYEBALLS_DELAY", "READ_HIGH_WATER", "AsyncioNetwork"]
 
@@ -253,7 +254,7 @@ def _socket_readable(sock: Any) -> bool:
 
 async def _connect_racing(
     loop: asyncio.AbstractEventLoop, host: str, port: int, local_address: Optional[str]
-) -> tuple[asyncio.BaseTransport, _Connection]:
+) -> tuple[asyncio.Transport, _Connection]:
     """Connect to one of ``host``'s addresses, racing them as anyio does ("happy eyeballs"):
     the next address is tried when the one before failed or took ``HAPPY_EYEBALLS_DELAY``,
     families alternating; the first connection wins and the others are cancelled or closed.
@@ -271,7 +272,7 @@ async def _connect_racing(
         addresses = _interleave_families([str(info[4][0]) for info in infos])
     if len(addresses) == 1:
         return await loop.create_connection(_Connection, addresses[0], port, local_addr=local_addr)
-    won: list[tuple[asyncio.BaseTransport, _Connection]] = []
+    won: list[tuple[asyncio.Transport, _Connection]] = []
     errors: list[OSError] = []
 
     async def attempt(address: str, failed: anyio.Event) -> None:
@@ -362,7 +363,7 @@ class AsyncioNetwork:
     async def _open(
         self,
         loop: asyncio.AbstractEventLoop,
-        opening: Awaitable[tuple[asyncio.BaseTransport, _Connection]],
+        opening: Awaitable[tuple[asyncio.Transport, _Connection]],
         where: str,
         timeout: Optional[float],
         socket_options: Optional[Iterable[SocketOption]],
@@ -375,11 +376,20 @@ class AsyncioNetwork:
             raise core.ConnectTimeout(f"connecting to {where} timed out") from exc
         except OSError as exc:
             raise core.ConnectError(str(exc) or repr(exc)) from exc
+        try:
+            # A caller cancelled in the instant the connection was made must get the
+            # cancellation here, where httpcore counts the connect as failed. Its next
+            # checkpoint (taking the new connection's state lock) would leave the connection
+            # open in its pool, never used and never closed.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            transport.abort()
+            raise
         sock: Optional[socket.socket] = transport.get_extra_info("socket")
         for option in socket_options or ():
             if sock is not None:
                 sock.setsockopt(*option)
-        return _Stream(core, loop, transport, connection)  # type: ignore[arg-type]
+        return _Stream(core, loop, transport, connection)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep (httpcore's connect retries)."""

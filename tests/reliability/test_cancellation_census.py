@@ -325,11 +325,13 @@ def busy_connections(client: fal_client.AsyncClient) -> list[str]:
     queued for one: what a request abandoned without cleanup leaves behind."""
     busy: list[str] = []
     for sender, _closer in list(client.engine.transport._pools.values()):
-        pool = sender.client._transport._pool
-        for connection in list(pool.connections):
-            if not connection.is_idle() and not connection.is_closed():
-                busy.append(repr(connection))
-        busy.extend(f"queued request {r!r}" for r in list(pool._requests))
+        # Every shard of a direct pool; a proxied pool's one.
+        transports = getattr(sender, "_pools", [sender.client._transport])
+        for pool in [transport._pool for transport in transports]:
+            for connection in list(pool.connections):
+                if not connection.is_idle() and not connection.is_closed():
+                    busy.append(repr(connection))
+            busy.extend(f"queued request {r!r}" for r in list(pool._requests))
     return busy
 
 
