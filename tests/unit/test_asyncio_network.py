@@ -383,3 +383,41 @@ async def test_every_address_refused_is_one_connect_error_naming_them(
 def test_addresses_alternate_families_from_the_first() -> None:
     mixed = _asyncio_network._interleave_families(["::1", "::2", "10.0.0.1", "::1", "10.0.0.2"])
     assert mixed == ["::1", "10.0.0.1", "::2", "10.0.0.2"]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+async def test_a_cancel_as_the_connection_is_made_leaves_no_connection_open(
+    lib_name: str, server: Callable[[Handler], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    lib = _lib(lib_name)
+    closed = threading.Event()
+
+    def watch(conn: socket.socket, number: int) -> None:
+        while conn.recv(65536):
+            pass
+        closed.set()  # the client closed its end
+
+    url = server(watch)
+    loop = asyncio.get_running_loop()
+    real_connect = loop.create_connection
+    scope = anyio.CancelScope()
+
+    async def connect(*args: Any, **kwargs: Any) -> Any:
+        made = await real_connect(*args, **kwargs)
+        scope.cancel()  # the cancellation lands the instant the connection exists
+        return made
+
+    monkeypatch.setattr(loop, "create_connection", connect)
+    sender = _sender(lib)
+    try:
+        with scope:
+            await sender.send(_request(sender, lib, url))
+        assert scope.cancelled_caught
+        left = [c for pool in sender._pools for c in pool._pool.connections]
+        assert left == []  # not a connection kept open in the pool, never to be used
+        assert await anyio.to_thread.run_sync(closed.wait, 5)
+    finally:
+        await sender.aclose()
