@@ -303,6 +303,14 @@ MUTATIONS = [
         "                pass\n",
         ("tests/unit/test_asyncio_network.py", "-k", "nobody_reads"),
     ),
+    Mutation(
+        "cancel-at-connect-leaves-nothing",
+        "a caller cancelled as its connection is made leaves no connection open",
+        "fal_client/_asyncio_network.py",
+        "            await anyio.lowlevel.checkpoint_if_cancelled()\n",
+        "            pass\n",
+        ("tests/unit/test_asyncio_network.py", "-k", "cancel_as"),
+    ),
 ]
 
 
