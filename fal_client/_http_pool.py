@@ -51,9 +51,9 @@ __all__ = [
 # Parsed POST URLs a direct pool keeps; starting over when full keeps the current ones.
 _URL_CACHE_SIZE = 256
 
-# Connections per shard of a direct pool. The scan a pool makes per request grows with this;
-# the slack shards leave (idle connections one shard keeps while another opens its own) grows
-# with the number of shards. Eight keeps the scan a few microseconds.
+# Connections per shard of a direct pool. The scan httpcore makes per request grows with this,
+# and finding a shard with a free slot grows with the number of shards: eight keeps both short
+# for pools of up to a few hundred connections.
 SHARD_CONNECTIONS = 8
 
 
@@ -267,13 +267,22 @@ def new_sender(
             )
         )
     sizes = shard_sizes(max_connections)
-    native = _asyncio_network()
+    asyncio_network = _asyncio_network_class()
+    network = None
     pools = []
     for size in sizes:
         limits = _limits(lib, size, keepalive_expiry)
         pool = lib.AsyncHTTPTransport(limits=limits, verify=context)
-        if native is not None:
-            _use_network(pool, native, limits, context)
+        if asyncio_network is not None:
+            core = _httpcore_of(pool)
+            network = network or asyncio_network(core)  # one backend serves every shard
+            pool._pool = core.AsyncConnectionPool(  # the transport sends through this only
+                ssl_context=context,
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=network,
+            )
         pools.append(pool)
     client = lib.AsyncClient(
         timeout=timeout, headers=headers, follow_redirects=False, transport=pools[0]
@@ -281,7 +290,7 @@ def new_sender(
     return DirectSender(lib, client, pools, sizes)
 
 
-def _asyncio_network() -> Optional[type]:
+def _asyncio_network_class() -> Optional[type]:
     """The asyncio network backend's class when this loop is asyncio's, else None."""
     native = anyio.lowlevel.current_token().native_token
     asyncio = sys.modules.get("asyncio")  # a loop of asyncio's has imported it
@@ -292,18 +301,9 @@ def _asyncio_network() -> Optional[type]:
     return AsyncioNetwork
 
 
-def _use_network(pool: Any, network: type, limits: Any, context: ssl.SSLContext) -> None:
-    """Give the library's transport ``pool`` a connection pool of its httpcore that reaches the
-    network through ``network``, with the settings the transport gave its own."""
-    own = pool._pool  # the transport sends through this attribute only
-    core = sys.modules[type(own).__module__.partition(".")[0]]
-    pool._pool = core.AsyncConnectionPool(
-        ssl_context=context,
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=network(core),
-    )
+def _httpcore_of(transport: Any) -> ModuleType:
+    """The httpcore module under a library transport (``httpcore`` or ``httpcore2``)."""
+    return sys.modules[type(transport._pool).__module__.partition(".")[0]]
 
 
 def _limits(lib: ModuleType, connections: int, keepalive_expiry: float) -> Any:
