@@ -18,6 +18,8 @@ from fal_client import _asyncio_network
 from fal_client._http import load_library
 from fal_client._http_pool import DirectSender, new_sender
 
+from .raw_http import read_request
+
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
 LIBRARIES = ["httpx2", "httpx"]
@@ -97,16 +99,6 @@ def server() -> Iterator[Callable[[Handler], str]]:
         thread.join(5)
 
 
-def _read_head(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return b""
-        data += chunk
-    return data
-
-
 @pytest.fixture
 def connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every protocol object the asyncio backend makes, in order."""
@@ -152,7 +144,7 @@ async def test_a_server_that_never_answers_is_a_read_timeout(
     answered = threading.Event()
 
     def silent(conn: socket.socket, number: int) -> None:
-        _read_head(conn)
+        read_request(conn, b"")
         answered.wait(10)  # never answers while the test runs
 
     url = server(silent)
@@ -200,7 +192,7 @@ async def test_a_body_nobody_reads_yet_stops_the_socket_reads_and_arrives_whole(
     body = bytes(range(256)) * (16 * 1024)  # 4 MiB, 16 times the read buffer's limit
 
     def big(conn: socket.socket, number: int) -> None:
-        _read_head(conn)
+        read_request(conn, b"")
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
     url = server(big)
@@ -233,7 +225,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused(
     closed = threading.Event()
 
     def once(conn: socket.socket, number: int) -> None:
-        _read_head(conn)
+        read_request(conn, b"")
         # Keep-alive by the headers, then closed anyway: a pooled connection gone stale.
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         conn.shutdown(socket.SHUT_WR)
@@ -262,7 +254,7 @@ async def test_a_reset_in_the_middle_of_a_body_is_a_read_error(
     lib = _lib(lib_name)
 
     def reset(conn: socket.socket, number: int) -> None:
-        _read_head(conn)
+        read_request(conn, b"")
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 10)
         # Linger 0: closing sends a reset instead of a FIN.
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

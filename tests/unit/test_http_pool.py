@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any
 
 import anyio
 import pytest
@@ -21,6 +21,8 @@ from fal_client._http_pool import (
     new_sender,
     shard_sizes,
 )
+
+from .raw_http import read_request
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -92,25 +94,6 @@ async def test_no_proxy_alone_names_no_proxy(lib_name: str) -> None:
         await sender.aclose()
 
 
-def _read_request(conn: socket.socket, buffer: bytes) -> tuple[Optional[bytes], bytes]:
-    """One request read from ``conn`` (``buffer``: bytes already received): its head, and what
-    follows its body; no head when the peer closed first."""
-    while b"\r\n\r\n" not in buffer:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None, b""
-        buffer += chunk
-    head, _, rest = buffer.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(rest) < length:
-        rest += conn.recv(65536)
-    return head, rest[length:]
-
-
 @pytest.fixture
 def fake_proxy() -> Iterator[tuple[str, list[bytes]]]:
     """An HTTP proxy on loopback that answers every request itself with ``{"via": "proxy"}``
@@ -125,7 +108,7 @@ def fake_proxy() -> Iterator[tuple[str, list[bytes]]]:
             except OSError:
                 return
             with conn:
-                head, _ = _read_request(conn, b"")
+                head, _ = read_request(conn, b"")
                 if head is None:
                     continue
                 seen.append(head.split(b"\r\n", 1)[0])
@@ -249,7 +232,7 @@ def keepalive_server() -> Iterator[tuple[str, list[int]]]:
         with conn:
             while True:
                 try:
-                    head, buffer = _read_request(conn, buffer)
+                    head, buffer = read_request(conn, buffer)
                 except OSError:
                     return
                 if head is None:
