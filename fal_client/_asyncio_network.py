@@ -10,14 +10,16 @@ timeout: a request takes two turns, and the async engine costs what a sync clien
 
 What it keeps from the default backend: a race between a host's addresses ("happy eyeballs";
 our own, as asyncio's leaks a socket when a connect is cancelled), the same exceptions
-(httpcore's ``ConnectError``, ``ReadTimeout``... which httpx maps to its own), TLS by the SSL
-context given, TCP_NODELAY (asyncio sets it), and "is the idle connection readable?" (data or
-EOF waiting, or the socket itself readable) for httpcore's check before reusing a connection.
+(``ConnectError``, ``ReadTimeout``..., of the library or of its httpcore, whichever it is
+given), TLS by the SSL context given, TCP_NODELAY (asyncio sets it), and "is the idle
+connection readable?" (data or EOF waiting, or the socket itself readable), the check before
+a connection is reused.
 Reads stop when a quarter of a megabyte is buffered unread, and writes wait while asyncio's
 write buffer is full, so a slow consumer or a slow server never grows memory.
 
-Used for the direct pools only (``_http_pool``): a proxy's pool, or a client the user passed
-in, keeps the library's own backend. On trio, httpcore's trio backend is already native.
+Used by our own pool on asyncio (``_asyncio_pool``), for the direct pools only: a proxy's pool,
+or a client the user passed in, keeps the library's own backend. On trio, httpcore's trio
+backend is already native.
 """
 
 from __future__ import annotations
@@ -171,6 +173,17 @@ class _Stream:
             setattr(self._connection, slot, None)
             if timer is not None:
                 timer.cancel()
+
+    def close_now(self) -> None:
+        """Close without waiting: gracefully when nothing is left to send (an idle
+        connection), else at once, since a server that stopped reading would never take it."""
+        transport = self._transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            transport.close()
 
     async def aclose(self) -> None:
         # As anyio closes its streams: a FIN, a turn of the loop for what is buffered to go
@@ -326,11 +339,13 @@ def _interleave_families(addresses: list[str]) -> list[str]:
 
 
 class AsyncioNetwork:
-    """httpcore's network backend, on the running asyncio loop's own transports.
+    """Connections on the running asyncio loop's own transports, with the interface of an
+    httpcore network backend (``_asyncio_pool`` uses it; so could an httpcore pool).
 
     Args:
-        core: the httpcore module of the HTTP library (``httpcore`` for httpx, ``httpcore2``
-            for httpx2): its exceptions are the ones raised here.
+        core: the module whose exceptions are raised here (``ConnectError``, ``ReadTimeout``...):
+            the HTTP library itself, for our pool, or its httpcore, for an httpcore pool. Both
+            name them the same.
     """
 
     def __init__(self, core: ModuleType):

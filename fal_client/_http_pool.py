@@ -4,19 +4,16 @@ A client of httpx/httpx2 does per request what this package never needs: it merg
 runs an auth flow and a redirect loop (both no-ops here), stores cookies, and wraps the response
 stream to time it. On a local round trip that is about a quarter of the CPU a request costs
 (``benchmarks/bench_core.py``). So when the pool is ours, requests are built here, with the
-headers the library's client would add, and handed to its connection pool (the library's
-public ``AsyncHTTPTransport``) directly.
+headers the library's client would add, and handed to a connection pool directly.
 
-That pool is split into shards of a few connections each. Before it sends a request and after
-it releases one, an httpcore pool looks at every connection it holds (is it idle, expired,
-closed?): with 64 connections in use that scan was a third of a fan-out's CPU. Each request goes
-to the first shard with a free slot, so the shards together hold no more connections than
+On asyncio that pool is our own (``_asyncio_pool``): HTTP/1.1 by h11 on asyncio's transports,
+a third less work per request than the library's pool. On trio it is the library's, split into
+shards of a few connections each: before it sends a request and after it releases one, an
+httpcore pool looks at every connection it holds (is it idle, expired, closed?), and with 64
+connections in use that scan was a third of a fan-out's CPU. Each request goes to the first
+shard with a free slot, so the shards together hold no more connections than
 ``max_connections``, a request never waits while a slot is free anywhere, and requests stay on
 the connections already open (a sequential caller keeps reusing the first shard's one).
-
-On asyncio those pools reach the network through ``_asyncio_network`` (asyncio's transports)
-rather than httpcore's default (anyio's streams), which costs several event-loop turns per
-request more.
 
 Not when the environment names a proxy: only the library's client applies proxies (and
 ``NO_PROXY``) from the environment, so such a pool sends through the client as before. And
@@ -26,6 +23,7 @@ the user's, so every request goes through it.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import ssl
@@ -177,16 +175,10 @@ def _pick_shard(free: list[int]) -> int:
     return free.index(max(free))
 
 
-# The response stream wrapper of each library: it must be that library's AsyncByteStream, which
+# One response stream wrapper per library: it must be that library's AsyncByteStream, which
 # the library's Response checks before reading or closing.
-_RELEASING_STREAM_CLASSES: dict[str, type] = {}
-
-
+@functools.cache
 def _releasing_stream_class(lib: ModuleType) -> Any:
-    cls = _RELEASING_STREAM_CLASSES.get(lib.__name__)
-    if cls is not None:
-        return cls
-
     class ReleasingStream(lib.AsyncByteStream):  # type: ignore[name-defined,misc]
         """A response body that gives its shard's slot back, once, when closed."""
 
@@ -204,7 +196,6 @@ def _releasing_stream_class(lib: ModuleType) -> Any:
                 sender.release(self._shard)
             await self._inner.aclose()
 
-    _RELEASING_STREAM_CLASSES[lib.__name__] = ReleasingStream
     return ReleasingStream
 
 
@@ -266,44 +257,36 @@ def new_sender(
                 verify=context,
             )
         )
-    sizes = shard_sizes(max_connections)
-    asyncio_network = _asyncio_network_class()
-    network = None
-    pools = []
-    for size in sizes:
-        limits = _limits(lib, size, keepalive_expiry)
-        pool = lib.AsyncHTTPTransport(limits=limits, verify=context)
-        if asyncio_network is not None:
-            core = _httpcore_of(pool)
-            network = network or asyncio_network(core)  # one backend serves every shard
-            pool._pool = core.AsyncConnectionPool(  # the transport sends through this only
+    if _on_asyncio():
+        # One pool of our own: it finds a free connection without scanning them all.
+        from ._asyncio_pool import AsyncioPool
+
+        sizes = [max_connections]
+        pools: list[Any] = [
+            AsyncioPool(
+                lib,
                 ssl_context=context,
-                max_connections=limits.max_connections,
-                max_keepalive_connections=limits.max_keepalive_connections,
-                keepalive_expiry=limits.keepalive_expiry,
-                network_backend=network,
+                max_connections=max_connections,
+                keepalive_expiry=keepalive_expiry,
             )
-        pools.append(pool)
+        ]
+    else:
+        sizes = shard_sizes(max_connections)
+        pools = [
+            lib.AsyncHTTPTransport(limits=_limits(lib, size, keepalive_expiry), verify=context)
+            for size in sizes
+        ]
     client = lib.AsyncClient(
         timeout=timeout, headers=headers, follow_redirects=False, transport=pools[0]
     )
     return DirectSender(lib, client, pools, sizes)
 
 
-def _asyncio_network_class() -> Optional[type]:
-    """The asyncio network backend's class when this loop is asyncio's, else None."""
+def _on_asyncio() -> bool:
+    """Whether the running loop is asyncio's."""
     native = anyio.lowlevel.current_token().native_token
     asyncio = sys.modules.get("asyncio")  # a loop of asyncio's has imported it
-    if asyncio is None or not isinstance(native, asyncio.AbstractEventLoop):
-        return None
-    from ._asyncio_network import AsyncioNetwork
-
-    return AsyncioNetwork
-
-
-def _httpcore_of(transport: Any) -> ModuleType:
-    """The httpcore module under a library transport (``httpcore`` or ``httpcore2``)."""
-    return sys.modules[type(transport._pool).__module__.partition(".")[0]]
+    return asyncio is not None and isinstance(native, asyncio.AbstractEventLoop)
 
 
 def _limits(lib: ModuleType, connections: int, keepalive_expiry: float) -> Any:

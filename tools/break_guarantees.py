@@ -311,6 +311,46 @@ MUTATIONS = [
         "            pass\n",
         ("tests/unit/test_asyncio_network.py", "-k", "cancel_as"),
     ),
+    Mutation(
+        "pool-slot-goes-to-a-waiter",
+        "a request waiting for a connection gets the slot the next finished request frees",
+        "fal_client/_asyncio_pool.py",
+        "                waiter.set_result(None)\n                return\n",
+        "                pass\n",
+        ("tests/unit/test_asyncio_pool.py", "-k", "beyond_the_limit"),
+    ),
+    Mutation(
+        "pool-slot-passed-on-by-a-cancelled-waiter",
+        "a slot handed to a request as it is cancelled is passed on, not lost",
+        "fal_client/_asyncio_pool.py",
+        "                self._give_slot()  # handed a slot",
+        "                pass  # handed a slot",
+        ("tests/unit/test_asyncio_pool.py", "-k", "handed_over"),
+    ),
+    Mutation(
+        "pool-idle-expiry",
+        "an idle connection older than keepalive_expiry is closed, not reused",
+        "fal_client/_asyncio_pool.py",
+        "            if now - connection.idle_since > self._expiry:",
+        "            if False:",
+        ("tests/unit/test_asyncio_pool.py", "-k", "expired"),
+    ),
+    Mutation(
+        "pool-unread-body-closes-connection",
+        "a response whose body was not read to the end never hands its connection on",
+        "fal_client/_asyncio_pool.py",
+        "        if reuse and not self._closed and connection.reusable():",
+        "        if not self._closed:",
+        ("tests/unit/test_asyncio_pool.py", "-k", "unread"),
+    ),
+    Mutation(
+        "pool-limit-counts-idle",
+        "max_connections bounds the sockets open, idle connections to other hosts included",
+        "fal_client/_asyncio_pool.py",
+        "        while self._slots_taken + self._idle_count > self._max and self._idle_count:",
+        "        while False:",
+        ("tests/unit/test_asyncio_pool.py", "-k", "other_hosts"),
+    ),
 ]
 
 

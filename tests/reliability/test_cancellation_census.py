@@ -35,6 +35,7 @@ import anyio.to_thread
 import pytest
 
 import fal_client
+from fal_client._asyncio_pool import AsyncioPool
 from fal_client.testing import Emulator, Gate
 
 from ..files.helpers import SMALL_PARTS, completes, parts, payload
@@ -327,7 +328,11 @@ def busy_connections(client: fal_client.AsyncClient) -> list[str]:
     for sender, _closer in list(client.engine.transport._pools.values()):
         # Every shard of a direct pool; a proxied pool's one.
         transports = getattr(sender, "_pools", [sender.client._transport])
-        for pool in [transport._pool for transport in transports]:
+        for transport in transports:
+            if isinstance(transport, AsyncioPool):  # ours, on asyncio
+                busy.extend(transport.busy())
+                continue
+            pool = transport._pool  # httpcore's
             for connection in list(pool.connections):
                 if not connection.is_idle() and not connection.is_closed():
                     busy.append(repr(connection))

@@ -189,7 +189,9 @@ async def test_the_pool_context_verifies_certificates_and_hostnames(library: str
     pytest.importorskip(library)
     client = fal_client.AsyncClient(key=KEY, http_library=library)
     sender = await client.engine.transport._sender()
-    context = sender.client._transport._pool._ssl_context
+    transport = sender.client._transport
+    # httpcore's pool under the library's transport (trio), or our own (asyncio).
+    context = getattr(transport, "_pool", transport)._ssl_context
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
     await client.aclose()

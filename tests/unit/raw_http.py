@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
-from typing import Optional
+from typing import Callable, Optional
+
+#: What serves one connection of a loopback server: the socket, and its number (from 0).
+Handler = Callable[[socket.socket, int], None]
 
 
 def read_request(conn: socket.socket, buffer: bytes) -> tuple[Optional[bytes], bytes]:

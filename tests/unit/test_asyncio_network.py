@@ -7,7 +7,6 @@ import hashlib
 import socket
 import struct
 import threading
-from collections.abc import Iterator
 from typing import Any, Callable
 
 import anyio
@@ -15,10 +14,11 @@ import pytest
 
 import fal_client
 from fal_client import _asyncio_network
+from fal_client._asyncio_pool import AsyncioPool
 from fal_client._http import load_library
 from fal_client._http_pool import DirectSender, new_sender
 
-from .raw_http import read_request
+from .raw_http import Handler, read_request
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -53,52 +53,6 @@ def _request(sender: Any, lib: Any, url: str, **kwargs: Any) -> Any:
     )
 
 
-Handler = Callable[[socket.socket, int], None]
-
-
-@pytest.fixture
-def server() -> Iterator[Callable[[Handler], str]]:
-    """Start a loopback server whose every connection is given to a handler (with its
-    number, from 0); returns the URL. Connections are shut when the test ends."""
-    listeners: list[socket.socket] = []
-    conns: list[socket.socket] = []
-    threads: list[threading.Thread] = []
-
-    def start(handler: Handler) -> str:
-        listener = socket.create_server(("127.0.0.1", 0))
-        listeners.append(listener)
-
-        def serve() -> None:
-            number = 0
-            while True:
-                try:
-                    conn, _ = listener.accept()
-                except OSError:
-                    return
-                conns.append(conn)
-                thread = threading.Thread(target=handler, args=(conn, number), daemon=True)
-                thread.start()
-                number += 1
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        threads.append(thread)
-        return f"http://127.0.0.1:{listener.getsockname()[1]}/x"
-
-    yield start
-    for listener in listeners:
-        listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
-    for conn in conns:
-        try:
-            conn.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        conn.close()
-    for thread in threads:
-        thread.join(5)
-
-
 @pytest.fixture
 def connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every protocol object the asyncio backend makes, in order."""
@@ -128,11 +82,16 @@ async def test_our_pools_use_asyncio_transports_only_on_asyncio(
         await client.run("test/echo", {"x": 1})
         sender = await client.engine.transport._sender()
         assert isinstance(sender, DirectSender)
-        backend = sender._pools[0]._pool._network_backend
+        pools = sender._pools
     if anyio_backend == "asyncio":
-        assert isinstance(backend, _asyncio_network.AsyncioNetwork)
+        assert [type(pool) for pool in pools] == [AsyncioPool]
     else:
-        assert not isinstance(backend, _asyncio_network.AsyncioNetwork)
+        # httpcore's trio backend is native already.
+        assert all(isinstance(pool, sender._lib.AsyncHTTPTransport) for pool in pools)
+        assert not any(
+            isinstance(pool._pool._network_backend, _asyncio_network.AsyncioNetwork)
+            for pool in pools
+        )
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
@@ -408,8 +367,9 @@ async def test_a_cancel_as_the_connection_is_made_leaves_no_connection_open(
         with scope:
             await sender.send(_request(sender, lib, url))
         assert scope.cancelled_caught
-        left = [c for pool in sender._pools for c in pool._pool.connections]
-        assert left == []  # not a connection kept open in the pool, never to be used
+        (pool,) = sender._pools
+        # Not a connection kept open in the pool, never to be used.
+        assert (pool.busy(), pool.idle_connections()) == ([], 0)
         assert await anyio.to_thread.run_sync(closed.wait, 5)
     finally:
         await sender.aclose()

@@ -1,6 +1,7 @@
 """Requests built for the pool directly carry what the library's client would send, and a proxy
 named by the environment is still honoured (such a pool sends through the client). The direct
-pool's shards together act as one pool of ``max_connections``."""
+pool's shards (on trio: httpcore's pools) together act as one pool of ``max_connections``; on
+asyncio the direct pool is one of our own (``tests/unit/test_asyncio_pool.py``)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from .raw_http import read_request
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
 LIBRARIES = ["httpx2", "httpx"]
+# The shards are httpcore's pools, which a direct pool has on trio only.
+TRIO_ONLY = pytest.mark.parametrize("anyio_backend", ["trio"], indirect=True)
 
 
 def _sender(lib_name: str, proxies: dict[str, str], max_connections: int = 4) -> Any:
@@ -183,6 +186,12 @@ def _has(module: str) -> bool:
     return True
 
 
+def _context_of(sender: Any) -> Any:
+    transport = sender.client._transport
+    # httpcore's pool under the library's transport, or our own pool on asyncio.
+    return getattr(transport, "_pool", transport)._ssl_context
+
+
 @pytest.mark.parametrize("lib_name", LIBRARIES)
 async def test_pools_share_one_verifying_context_per_ca_setting(
     lib_name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
@@ -192,14 +201,14 @@ async def test_pools_share_one_verifying_context_per_ca_setting(
     first, second = _sender(lib_name, proxies={}), _sender(lib_name, proxies={})
     proxied = _sender(lib_name, proxies={"https": "http://proxy.invalid:3128"})
     try:
-        contexts = [s.client._transport._pool._ssl_context for s in (first, second, proxied)]
+        contexts = [_context_of(s) for s in (first, second, proxied)]
         assert contexts[0] is contexts[1] is contexts[2]  # built once: the CA bundle loads once
         assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
         # Another CA setting gets a context of its own (read when a pool is made, as before).
         monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
         other = _sender(lib_name, proxies={})
         try:
-            assert other.client._transport._pool._ssl_context is not contexts[0]
+            assert _context_of(other) is not contexts[0]
         finally:
             await other.aclose()
     finally:
@@ -275,6 +284,7 @@ def _get(sender: Any, lib: Any, url: str) -> Any:
     return sender.build("GET", url, content=None, params=None, headers={}, timeout=lib.Timeout(5.0))
 
 
+@TRIO_ONLY
 @pytest.mark.parametrize("lib_name", LIBRARIES)
 async def test_one_request_at_a_time_reuses_one_connection(
     lib_name: str, keepalive_server: tuple[str, list[int]]
@@ -295,6 +305,7 @@ async def test_one_request_at_a_time_reuses_one_connection(
         await sender.aclose()
 
 
+@TRIO_ONLY
 @pytest.mark.parametrize("lib_name", LIBRARIES)
 async def test_every_slot_of_every_shard_serves_before_any_request_waits(
     lib_name: str, keepalive_server: tuple[str, list[int]]
@@ -323,6 +334,7 @@ async def test_every_slot_of_every_shard_serves_before_any_request_waits(
         await sender.aclose()
 
 
+@TRIO_ONLY
 @pytest.mark.parametrize("lib_name", LIBRARIES)
 async def test_a_failed_send_gives_its_slot_back(lib_name: str) -> None:
     refusing = socket.create_server(("127.0.0.1", 0))
