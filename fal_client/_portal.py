@@ -347,7 +347,7 @@ class _Call(concurrent.futures.Future[T]):
     """One sync call: a future the caller waits on, tied to the cancel scope of its task.
 
     The future stays PENDING until the task settles, so the caller's ``cancel()`` always
-    reaches the task; ``finished`` is set once the task, cleanup included, is over.
+    reaches the task; ``wait_finished`` tells when the task, cleanup included, is over.
     """
 
     def __init__(self, loop: _Loop, fn: Callable[[], Awaitable[T]]):
@@ -361,7 +361,10 @@ class _Call(concurrent.futures.Future[T]):
         # through the future's lock. So either run() sees the cancel and returns at once, or
         # abandon() sees the flag and waits for the cleanup.
         self._began = False
-        self.finished = threading.Event()
+        # Held until the task, cleanup included, is over: a plain lock released by the loop
+        # thread costs a fraction of an Event, on every call, for a wait only abandon() makes.
+        self._unfinished = threading.Lock()
+        self._unfinished.acquire()
         # The caller's overall deadline (subscribe's client_timeout over its submit and its
         # wait, two calls), read on the caller's thread: the task runs bounded by it.
         self._deadline = deadline.current()
@@ -402,7 +405,7 @@ class _Call(concurrent.futures.Future[T]):
             elif self.set_running_or_notify_cancel():
                 self.set_result(value)
         finally:
-            self.finished.set()
+            self._unfinished.release()
 
     def wait(self) -> T:
         """Start the call if it is not yet, and return its result, waiting in short slices; an
@@ -429,6 +432,13 @@ class _Call(concurrent.futures.Future[T]):
             self.abandon()
             raise
 
+    def wait_finished(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the task to be over; whether it is."""
+        if not self._unfinished.acquire(timeout=timeout):
+            return False
+        self._unfinished.release()  # stays open for any later wait
+        return True
+
     def _cancel_soon(self, scope: anyio.CancelScope, future: object) -> None:
         """Done callback: a cancelled future cancels its task's scope, in the loop."""
         if not self.cancelled():
@@ -448,7 +458,7 @@ class _Call(concurrent.futures.Future[T]):
             # Bounded, and cut short if the loop ends first (a client closed from another
             # thread): a task that loop dropped will never finish its cleanup.
             deadline = time.monotonic() + CLEANUP_GRACE_SECONDS
-            while not self.finished.wait(_WAIT_SLICE_SECONDS):
+            while not self.wait_finished(_WAIT_SLICE_SECONDS):
                 if self._loop.closed or time.monotonic() > deadline:
                     break
 

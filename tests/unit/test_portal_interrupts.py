@@ -93,7 +93,7 @@ def test_abandoning_a_call_that_never_started_returns_at_once(portal: Portal) ->
     assert call.cancelled()
     call.start()  # even if scheduled now, it finds itself cancelled and does nothing
     portal.call(anyio.sleep, 0)
-    assert call.finished.wait(10)
+    assert call.wait_finished(10)
     assert not held.began.is_set()
 
 
