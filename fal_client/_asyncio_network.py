@@ -393,9 +393,10 @@ class AsyncioNetwork:
             raise core.ConnectError(str(exc) or repr(exc)) from exc
         try:
             # A caller cancelled in the instant the connection was made must get the
-            # cancellation here, where httpcore counts the connect as failed. Its next
-            # checkpoint (taking the new connection's state lock) would leave the connection
-            # open in its pool, never used and never closed.
+            # cancellation here, where the connect counts as failed: later, its request would
+            # already be on the wire (a submit nobody has a handle to), and an httpcore pool's
+            # next checkpoint (the new connection's state lock) would leave the connection
+            # open in the pool, never used and never closed.
             await anyio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
             transport.abort()

@@ -87,7 +87,8 @@ class ClientSender:
 
 
 class DirectSender:
-    """Builds requests itself and sends them to the library's connection pools directly."""
+    """Builds requests itself and sends them to connection pools directly: one of our own on
+    asyncio (``_asyncio_pool``), the library's in shards on trio."""
 
     def __init__(self, lib: ModuleType, client: Any, pools: list[Any], sizes: list[int]):
         self._lib = lib

@@ -305,7 +305,7 @@ MUTATIONS = [
     ),
     Mutation(
         "cancel-at-connect-leaves-nothing",
-        "a caller cancelled as its connection is made leaves no connection open",
+        "a caller cancelled as its connection is made sends nothing and leaves nothing open",
         "fal_client/_asyncio_network.py",
         "            await anyio.lowlevel.checkpoint_if_cancelled()\n",
         "            pass\n",

@@ -338,17 +338,21 @@ def test_addresses_alternate_families_from_the_first() -> None:
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
 @pytest.mark.parametrize("lib_name", LIBRARIES)
-async def test_a_cancel_as_the_connection_is_made_leaves_no_connection_open(
+async def test_a_cancel_as_the_connection_is_made_sends_nothing_and_leaves_nothing_open(
     lib_name: str, server: Callable[[Handler], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import asyncio
 
     lib = _lib(lib_name)
     closed = threading.Event()
+    received: list[bytes] = []
 
     def watch(conn: socket.socket, number: int) -> None:
-        while conn.recv(65536):
-            pass
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            received.append(data)
         closed.set()  # the client closed its end
 
     url = server(watch)
@@ -371,5 +375,8 @@ async def test_a_cancel_as_the_connection_is_made_leaves_no_connection_open(
         # Not a connection kept open in the pool, never to be used.
         assert (pool.busy(), pool.idle_connections()) == ([], 0)
         assert await anyio.to_thread.run_sync(closed.wait, 5)
+        # Nor a request sent after its caller gave up: a submit would start a paid job nobody
+        # has a handle to.
+        assert received == []
     finally:
         await sender.aclose()
