@@ -259,7 +259,8 @@ def new_sender(
             )
         )
     if _on_asyncio():
-        # One pool of our own: it finds a free connection without scanning them all.
+        # One pool of our own: it finds a free connection without scanning them all, and
+        # keeps the limit itself (the sender sees it as a single shard).
         from ._asyncio_pool import AsyncioPool
 
         sizes = [max_connections]
