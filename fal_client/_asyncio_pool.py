@@ -78,7 +78,7 @@ class AsyncioPool:
 
     Args:
         lib: ``httpx`` or ``httpx2``: its request, response and exception types.
-        ssl_context: for ``https`` origins.
+        ssl_context: for ``https`` origins; never modified (pools in other threads share it).
         max_connections: sockets open at most, idle ones included; also the requests served
             at once (the others wait for a slot).
         keepalive_expiry: seconds an idle connection is kept for reuse.
@@ -97,9 +97,9 @@ class AsyncioPool:
         self._lib = lib
         # The network raises the library's own exceptions: its names are httpcore's.
         self._network = AsyncioNetwork(lib)
+        # Shared between pools and threads, so only read here; it offers HTTP/1.1 by ALPN
+        # (``_http_pool.shared_ssl_context``).
         self._ssl_context = ssl_context
-        if ssl_context is not None:
-            ssl_context.set_alpn_protocols(["http/1.1"])  # as httpcore's pool asks
         self._max = max_connections
         self._expiry = keepalive_expiry
         self._body_class = _body_class(lib)

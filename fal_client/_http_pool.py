@@ -222,7 +222,12 @@ def shared_ssl_context(lib: ModuleType) -> ssl.SSLContext:
     with _SSL_LOCK:
         context = _SSL_CONTEXTS.get(key)
         if context is None:
-            context = _SSL_CONTEXTS[key] = lib.create_ssl_context(verify=True, trust_env=True)
+            context = lib.create_ssl_context(verify=True, trust_env=True)
+            # HTTP/1.1 is what every pool of ours speaks. Set here, once, before any pool
+            # shares the context: changing it while another thread's handshake reads it races
+            # in OpenSSL (httpcore's pools still set the same value on each connect).
+            context.set_alpn_protocols(["http/1.1"])
+            _SSL_CONTEXTS[key] = context
     return context
 
 

@@ -43,6 +43,8 @@ class TLSServer:
     handshake_failures: list[str] = field(default_factory=list)
     handshake_failed: threading.Event = field(default_factory=threading.Event)
     requests: list[bytes] = field(default_factory=list)
+    # The protocol each handshake settled by ALPN (the server offers h2 and http/1.1).
+    alpn: list[Optional[str]] = field(default_factory=list)
 
 
 def self_signed_for_localhost(directory: Path) -> tuple[Path, Path, bytes]:
@@ -82,6 +84,7 @@ def tls_server(tmp_path: Path) -> Iterator[TLSServer]:
     cert_path, key_path, cert_pem = self_signed_for_localhost(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
+    context.set_alpn_protocols(["h2", "http/1.1"])
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     server = TLSServer(url=f"https://127.0.0.1:{port}", cert_pem=cert_pem)
@@ -99,6 +102,7 @@ def tls_server(tmp_path: Path) -> Iterator[TLSServer]:
                     server.handshake_failures.append(type(exc).__name__)
                     server.handshake_failed.set()
                     continue
+                server.alpn.append(conn.selected_alpn_protocol())
                 with conn:
                     head = b""
                     while b"\r\n\r\n" not in head:
@@ -215,3 +219,5 @@ async def test_control_our_own_pool_trusting_the_certificate_gets_through(
     assert isinstance(status, fal_client.Completed)
     (request,) = tls_server.requests
     assert request.startswith(b"GET /fal-ai/any/requests/req-1/status")
+    # Offered HTTP/1.1 by ALPN, as the library's own pool does; never h2, which it cannot speak.
+    assert tls_server.alpn == ["http/1.1"]
