@@ -18,7 +18,7 @@ from anyio import wait_all_tasks_blocked
 from fal_client._asyncio_pool import AsyncioPool
 from fal_client._http import load_library
 
-from .raw_http import Handler
+from .raw_http import Handler, read_request
 
 pytestmark = [
     pytest.mark.anyio,
@@ -320,17 +320,15 @@ async def test_an_informational_answer_is_skipped_and_a_head_has_no_body(
     lib = _lib(lib_name)
 
     def handle(conn: socket.socket, number: int) -> None:
+        buffer = b""
         with conn:
             for answer in (
                 b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
                 b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",  # to the HEAD
             ):
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
+                head, buffer = read_request(conn, buffer)
+                if head is None:
+                    return
                 conn.sendall(answer)
 
     url = server(handle)
