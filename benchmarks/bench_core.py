@@ -50,6 +50,7 @@ SLEEP50 = "bench/sleep50"
 LATENCY_OVERHEAD_TARGET_MS = 5.0
 SYNC_RUN_REQUIRED = 1.5
 SYNC_RUN_STRETCH = 1.2
+SYNC_RUN_FLOOR_TARGET = 1.25  # issue 18
 FANOUT_SPEEDUP_TARGET = 8.0
 FANOUT_MAX_EXCHANGES = 3.0
 FANOUT_FLOOR_STRETCH = 0.9
@@ -530,6 +531,20 @@ def report_sync_run(run: list[dict[str, Any]], s: dict[str, Any], say: Any) -> N
                 )
     else:
         say("  official client unavailable: no ratio")
+    # Issue 18's target: the sync run of the default client (asyncio portal, httpx2) within
+    # SYNC_RUN_FLOOR_TARGET of the blocking httpx2 floor and no slower than the official client.
+    ours = find(run, variant="ours-asyncio", lib="httpx2")
+    floor = find(run, variant="raw-httpx2")
+    if ours and floor:
+        vs_floor = ours["median_ms"] / floor["median_ms"]
+        line = (
+            f"  issue 18: sync run <= {SYNC_RUN_FLOOR_TARGET}x the httpx2 floor: "
+            f"{verdict(vs_floor <= SYNC_RUN_FLOOR_TARGET)} ({vs_floor:.2f}x)"
+        )
+        if official:
+            vs_official = ours["median_ms"] / official["median_ms"]
+            line += f"; <= official: {verdict(vs_official <= 1.0)} ({vs_official:.2f}x)"
+        say(line)
 
 
 def report_fanout(fan: list[dict[str, Any]], s: dict[str, Any], say: Any) -> None:
